@@ -1,0 +1,91 @@
+"""``create_app``: a fresh Flask app with its own state each call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .clock import Clock
+from .config import MockConfig, RealmConfig
+from .errors import OAuthError
+from .http import EXTENSION_KEY, SECURITY_HEADERS, json_response
+from .keys import SigningKey, load_signing_key
+from .state import MockState
+from .views import discovery, health, token
+
+#: Forms are tiny; Keycloak's own limit is far above anything a real client sends.
+MAX_BODY_BYTES = 64 * 1024
+MAX_FORM_PARTS = 100
+
+
+def create_app(
+    config: MockConfig | None = None,
+    *,
+    realms: tuple[RealmConfig, ...] | None = None,
+    signing_key: SigningKey | None = None,
+    clock: Clock | None = None,
+) -> Flask:
+    """Build the mock Keycloak.  ``realms``/``signing_key`` override what ``config`` names."""
+    config = config or MockConfig()
+    realms = realms if realms is not None else config.realms()
+    signing_key = signing_key or load_signing_key(config.signing_key, generate=config.generate_key)
+    state = MockState(realms, signing_key, clock or Clock())
+
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_PARTS=MAX_FORM_PARTS)
+    app.extensions[EXTENSION_KEY] = {"config": config, "state": state}
+    # Trust X-Forwarded-* so one container answers with the right issuer behind a proxy.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)  # type: ignore[method-assign]
+    app.url_map.strict_slashes = False
+
+    app.register_blueprint(token.blueprint)
+    app.register_blueprint(discovery.blueprint)
+    app.register_blueprint(health.blueprint)
+    _register_error_handlers(app)
+    app.after_request(_finish_response)
+    return app
+
+
+def mock_state(app: Flask) -> MockState:
+    """The state of an app built by ``create_app``."""
+    state: MockState = app.extensions[EXTENSION_KEY]["state"]
+    return state
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(OAuthError)
+    def oauth_error(error: OAuthError) -> Response:
+        return json_response(error.body(), error.status, error.headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        if isinstance(error, RequestEntityTooLarge):
+            body: dict[str, Any] = {
+                "error": "invalid_request",
+                "error_description": "Request body too large",
+            }
+            return json_response(body, 413, {"Connection": "close"})
+        if isinstance(error, MethodNotAllowed):
+            return json_response({"error": "HTTP 405 Method Not Allowed"}, 405)
+        if isinstance(error, NotFound):
+            return json_response({"error": "Unable to find matching target resource method"}, 404)
+        status = error.code or 400
+        return json_response({"error": f"HTTP {status} {error.name}"}, status)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        # Never a traceback on the wire: Keycloak answers unknown errors like this.
+        app.logger.exception("unexpected error while serving %s %s", request.method, request.path)
+        return json_response({"error": "unknown_error"}, 500)
+
+
+def _finish_response(response: Response) -> Response:
+    for name, value in g.get("response_headers", {}).items():
+        response.headers.setdefault(name, value)
+    if request.url_rule is not None and request.path.startswith("/realms/"):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response

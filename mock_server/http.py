@@ -1,0 +1,67 @@
+"""Response helpers that reproduce Keycloak's wire format.
+
+Flask's ``jsonify`` sorts keys and pretty-prints in debug; Keycloak emits compact JSON in field
+declaration order, so every JSON body goes through ``json_response``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, current_app, g, request
+
+from .config import MockConfig
+from .state import MockState
+from .tokens import compact_json
+
+EXTENSION_KEY = "keycloak_mock"
+JSON = "application/json"
+
+#: Sent by Keycloak 26 on every response of a realm resource.
+SECURITY_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "X-Robots-Tag": "none",
+}
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def json_response(
+    body: Any,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    content_type: str = JSON,
+) -> Response:
+    response = Response(compact_json(body), status=status, content_type=content_type)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def state() -> MockState:
+    mock_state: MockState = current_app.extensions[EXTENSION_KEY]["state"]
+    return mock_state
+
+
+def mock_config() -> MockConfig:
+    config: MockConfig = current_app.extensions[EXTENSION_KEY]["config"]
+    return config
+
+
+def add_response_headers(headers: Mapping[str, str]) -> None:
+    """Headers every later answer of this request carries, errors included."""
+    pending: dict[str, str] = g.setdefault("response_headers", {})
+    pending.update(headers)
+
+
+def issuer_base() -> str:
+    """Public base URL: ``--issuer-url`` if set, else the URL the request came in on."""
+    configured = mock_config().issuer_url
+    return (configured or request.host_url).rstrip("/")
+
+
+def realm_url(realm: str) -> str:
+    return f"{issuer_base()}/realms/{realm}"

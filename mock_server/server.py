@@ -1,0 +1,112 @@
+"""Run the app on a real socket: in-process for tests, or in the foreground for the CLI.
+
+``MockServer`` is a context manager around werkzeug's threaded server: port 0 picks a free port,
+``url`` tells which one, and ``stop`` waits a bounded time for the serving thread and raises if
+it does not end.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from types import TracebackType
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .app import create_app, mock_state
+from .config import MockConfig
+from .state import MockState
+
+_log = logging.getLogger("mock_server.requests")
+
+
+def serve_on(host: str, port: int, app: Flask) -> BaseWSGIServer:
+    """A threaded werkzeug server bound to ``host:port``; raises ``OSError`` if it cannot bind.
+
+    We bind the socket ourselves because werkzeug answers a taken port by printing advice and
+    calling ``sys.exit``, which neither a test nor our CLI's one-line error wants.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.create_server((host, port), family=family, backlog=128) as listener:
+        server = make_server(
+            host, port, app, threaded=True, request_handler=QuietRequestHandler, fd=listener.fileno()
+        )
+    server.daemon_threads = True
+    return server
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """Logs method, path and status only: query strings may carry tokens."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        _log.info('"%s %s" %s', self.command, path, code)
+
+
+class MockServer:
+    """The mock Keycloak on a real loopback socket, served from a background thread."""
+
+    def __init__(
+        self,
+        config: MockConfig | None = None,
+        *,
+        app: Flask | None = None,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.config = config or MockConfig(port=0)
+        self.app = app or create_app(self.config)
+        self._host = host if host is not None else self.config.host
+        self._port = port if port is not None else self.config.port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> MockState:
+        return mock_state(self.app)
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("server is not running")
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
+        host = self._host if ":" not in self._host else f"[{self._host}]"
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> MockServer:
+        """Bind and start serving; raises ``OSError`` if the port is taken."""
+        self._server = serve_on(self._host, self._port, self.app)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"keycloak-mock:{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving; raises ``TimeoutError`` if the thread is still alive after ``timeout``."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        thread.join(timeout)
+        server.server_close()
+        self._server = self._thread = None
+        if thread.is_alive():
+            raise TimeoutError(f"mock server did not stop within {timeout} s")
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

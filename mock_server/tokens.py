@@ -1,0 +1,221 @@
+"""Build and sign Keycloak's tokens.  Pure: every function takes ``now`` and ids as arguments.
+
+Keycloak writes the JWS header by string concatenation, ``{"alg":"RS256","typ" : "JWT","kid" : "…"}``
+(note the spaces around two of the colons), so we build the header bytes ourselves and use PyJWT's
+algorithm objects only for the signature.  Claim order follows Keycloak's Jackson serialisation:
+fixed fields in declaration order, then the ``otherClaims`` hash map in Java hash order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
+
+from .config import DEFAULT_ROLES_ACCOUNT, DEFAULT_ROLES_REALM, ClientConfig, RealmConfig, UserConfig
+from .javaorder import java_hash_order
+from .keys import HmacKey, SigningKey, b64url
+
+_RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
+_HS512 = HMACAlgorithm(HMACAlgorithm.SHA512)
+
+TOKEN_TYPE_ACCESS = "Bearer"
+TOKEN_TYPE_REFRESH = "Refresh"
+TOKEN_TYPE_ID = "ID"
+
+
+def jws_header(alg: str, kid: str) -> bytes:
+    """The header exactly as Keycloak's JWSBuilder writes it."""
+    return f'{{"alg":"{alg}","typ" : "JWT","kid" : "{kid}"}}'.encode("ascii")
+
+
+def compact_json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sign_rs256(claims: Mapping[str, Any], key: SigningKey) -> str:
+    signing_input = f"{b64url(jws_header('RS256', key.kid))}.{b64url(compact_json(claims))}"
+    signature = _RS256.sign(signing_input.encode("ascii"), key.private_key)
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def sign_hs512(claims: Mapping[str, Any], key: HmacKey) -> str:
+    signing_input = f"{b64url(jws_header('HS512', key.kid))}.{b64url(compact_json(claims))}"
+    signature = _HS512.sign(signing_input.encode("ascii"), key.secret)
+    return f"{signing_input}.{b64url(signature)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grant:
+    """Who gets a token, for which session and scope: the inputs every token shares."""
+
+    realm: RealmConfig
+    client: ClientConfig
+    user: UserConfig
+    issuer: str
+    session_id: str
+    scopes: tuple[str, ...]
+    """Client scopes applied, in token-scope order, ``openid`` first when requested."""
+
+
+def scope_string(grant: Grant) -> str:
+    """The ``scope`` claim/field: applied scopes that are included in token scope."""
+    return " ".join(
+        s for s in grant.scopes if s == "openid" or grant.realm.includes_in_token_scope(s)
+    )
+
+
+def effective_roles(realm: RealmConfig, user: UserConfig) -> tuple[list[str], dict[str, list[str]]]:
+    """Realm roles and client roles with ``default-roles-<realm>`` expanded, in Java set order."""
+    default_composite = f"default-roles-{realm.realm}"
+    assigned = user.realm_roles if user.realm_roles is not None else (default_composite,)
+    realm_roles: list[str] = []
+    client_roles: dict[str, list[str]] = {k: list(v) for k, v in user.client_roles.items()}
+    for role in assigned:
+        realm_roles.append(role)
+        if role == default_composite:
+            realm_roles.extend(DEFAULT_ROLES_REALM)
+            client_roles.setdefault("account", []).extend(DEFAULT_ROLES_ACCOUNT)
+    ordered_clients = {
+        client: java_hash_order(client_roles[client])
+        for client in java_hash_order(client_roles)
+        if client_roles[client]
+    }
+    return java_hash_order(realm_roles), ordered_clients
+
+
+def _profile_claims(grant: Grant, include_email: bool, include_profile: bool) -> dict[str, Any]:
+    """Claims from the ``profile``/``email`` scope mappers, in ``otherClaims`` hash order."""
+    user = grant.user
+    claims: dict[str, Any] = {}
+    if include_email:
+        claims["email_verified"] = user.email_verified
+        if user.email:
+            claims["email"] = user.email
+    if include_profile:
+        full_name = " ".join(p for p in (user.first_name, user.last_name) if p)
+        if full_name:
+            claims["name"] = full_name
+        claims["preferred_username"] = user.username
+        if user.first_name:
+            claims["given_name"] = user.first_name
+        if user.last_name:
+            claims["family_name"] = user.last_name
+    return {key: claims[key] for key in java_hash_order(claims)}
+
+
+def access_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[str, Any]:
+    """Access-token claims in Keycloak 25/26 order."""
+    applied = set(grant.scopes)
+    realm_roles, client_roles = effective_roles(grant.realm, grant.user) if "roles" in applied else ([], {})
+    audience = [c for c in client_roles if c != grant.client.client_id]
+    claims: dict[str, Any] = {"exp": exp, "iat": now, "jti": jti, "iss": grant.issuer}
+    if audience:
+        claims["aud"] = audience[0] if len(audience) == 1 else audience
+    if "basic" in applied:
+        claims["sub"] = grant.user.id
+    claims.update(typ=TOKEN_TYPE_ACCESS, azp=grant.client.client_id, sid=grant.session_id)
+    if "acr" in applied:
+        claims["acr"] = "1"
+    if "web-origins" in applied and grant.client.web_origins:
+        claims["allowed-origins"] = list(grant.client.web_origins)
+    if realm_roles:
+        claims["realm_access"] = {"roles": realm_roles}
+    if client_roles:
+        claims["resource_access"] = {c: {"roles": roles} for c, roles in client_roles.items()}
+    claims["scope"] = scope_string(grant)
+    claims.update(_profile_claims(grant, "email" in applied, "profile" in applied))
+    return claims
+
+
+def refresh_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[str, Any]:
+    """Refresh-token claims (Keycloak 25-26.6: the access scope is copied)."""
+    return {
+        "exp": exp,
+        "iat": now,
+        "jti": jti,
+        "iss": grant.issuer,
+        "aud": grant.issuer,
+        "sub": grant.user.id,
+        "typ": TOKEN_TYPE_REFRESH,
+        "azp": grant.client.client_id,
+        "sid": grant.session_id,
+        "scope": scope_string(grant),
+    }
+
+
+def id_token_claims(grant: Grant, *, now: int, exp: int, jti: str, access_token: str) -> dict[str, Any]:
+    """ID-token claims; ``at_hash`` binds it to the access token issued alongside."""
+    applied = set(grant.scopes)
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    claims: dict[str, Any] = {
+        "exp": exp,
+        "iat": now,
+        "jti": jti,
+        "iss": grant.issuer,
+        "aud": grant.client.client_id,
+        "sub": grant.user.id,
+        "typ": TOKEN_TYPE_ID,
+        "azp": grant.client.client_id,
+        "sid": grant.session_id,
+        "at_hash": b64url(digest[: len(digest) // 2]),
+    }
+    if "acr" in applied:
+        claims["acr"] = "1"
+    claims.update(_profile_claims(grant, "email" in applied, "profile" in applied))
+    return claims
+
+
+def finapi_fields(realm: RealmConfig, user: UserConfig) -> dict[str, str]:
+    """finAPI's four extra response fields, in the order Keycloak's response map emits them."""
+    fields = {
+        "mandator_name": realm.mandator_name,
+        "mandator_uuid": realm.mandator_uuid,
+        "is_test_mandator": realm.is_test_mandator,
+        "is_technical_user": user.is_technical_user,
+    }
+    return {key: fields[key] for key in java_hash_order(fields)}
+
+
+def token_response(
+    *,
+    access_token: str,
+    expires_in: int,
+    refresh_expires_in: int,
+    refresh_token: str,
+    id_token: str | None,
+    not_before_policy: int,
+    session_state: str,
+    scope: str,
+    extra: Mapping[str, str],
+) -> dict[str, Any]:
+    """The token endpoint's JSON body, fields in Keycloak's order, null fields left out."""
+    body: dict[str, Any] = {
+        "access_token": access_token,
+        "expires_in": expires_in,
+        "refresh_expires_in": refresh_expires_in,
+        "refresh_token": refresh_token,
+        "token_type": "Bearer",
+    }
+    if id_token is not None:
+        body["id_token"] = id_token
+    body.update({"not-before-policy": not_before_policy, "session_state": session_state, "scope": scope})
+    body.update(extra)
+    return body
+
+
+def split_scope(value: str) -> list[str]:
+    """Keycloak splits ``scope`` on single spaces and drops empty parts."""
+    return [part for part in value.split(" ") if part]
+
+
+def applied_scopes(client: ClientConfig, requested: Iterable[str]) -> tuple[str, ...]:
+    """Client scopes a grant applies: all defaults, then requested optionals; ``openid`` first."""
+    wanted = set(requested)
+    scopes = [s for s in client.default_client_scopes]
+    scopes += [s for s in client.optional_client_scopes if s in wanted and s not in scopes]
+    return ("openid", *scopes) if "openid" in wanted else tuple(scopes)

@@ -1,0 +1,1 @@
+"""HTTP views, one Blueprint per area.  Views stay thin: parse, delegate, render."""
