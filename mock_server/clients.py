@@ -22,7 +22,7 @@ BAD_CLIENT = "Invalid client or Invalid client credentials"
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
     """``(client_id, secret)`` from a Basic header, form-decoded as RFC 6749 2.3.1 says."""
-    if not header or not header[:6].lower() == "basic ":
+    if not header or header[:6].lower() != "basic ":
         return None
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")

@@ -32,7 +32,7 @@ from .tokens import (
 )
 
 INVALID_CREDENTIALS = "Invalid user credentials"
-INVALID_REFRESH_TOKEN = "Invalid refresh token"
+INVALID_REFRESH_TOKEN = "Invalid refresh token"  # noqa: S105 - an error text
 _REFRESH_CLAIM_TYPES: dict[str, type] = {
     "exp": int,
     "iat": int,
@@ -47,7 +47,7 @@ _REFRESH_CLAIM_TYPES: dict[str, type] = {
 
 
 def requested_scopes(client: ClientConfig, form: Mapping[str, str]) -> list[str] | None:
-    """Names in the ``scope`` parameter (``None`` if absent); unknown names are ``invalid_scope``."""
+    """Names in ``scope`` (``None`` if absent); names the client lacks are ``invalid_scope``."""
     raw = form.get("scope")
     if raw is None:
         return None
@@ -143,7 +143,12 @@ def decode_refresh_token(state: MockState, realm: RealmConfig, encoded: str) -> 
             encoded,
             key.secret,
             algorithms=["HS512"],
-            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False},
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+                "verify_aud": False,
+            },
         )
     except jwt.PyJWTError:
         raise InvalidGrant(INVALID_REFRESH_TOKEN) from None
@@ -185,7 +190,7 @@ def _check_reuse(
     client_session: ClientSession,
     claims: Mapping[str, Any],
 ) -> None:
-    """``revokeRefreshToken``: any failure detaches the client from the session, as Keycloak does."""
+    """``revokeRefreshToken``: any failure detaches the client from the session, as in Keycloak."""
     token_id = claims["jti"]
     try:
         current = client_session.current_refresh_token

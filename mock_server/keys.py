@@ -1,4 +1,4 @@
-"""Signing keys: the realm RSA key (published) and per-realm HS512 refresh-token keys (never published).
+"""Signing keys: the realm RSA key (published) and per-realm HS512 refresh keys (never published).
 
 Keys are parsed once at start.  Passing a PEM string to ``jwt.encode`` re-parses it on every call
 (about 27 signatures/s instead of thousands), so everything here hands out key *objects*.
@@ -93,7 +93,9 @@ class SigningKey:
             cached = self._certificates.get(realm)
             if cached is None:
                 name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, realm)])
-                serial = int.from_bytes(hashlib.sha256(f"{self.kid}:{realm}".encode()).digest()[:8], "big")
+                serial = int.from_bytes(
+                    hashlib.sha256(f"{self.kid}:{realm}".encode()).digest()[:8], "big"
+                )
                 cert = (
                     x509.CertificateBuilder()
                     .subject_name(name)
@@ -146,7 +148,9 @@ def load_signing_key(path: str | None = None, *, generate: bool = False) -> Sign
     if generate:
         return SigningKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     if path is None:
-        pem = resources.files("mock_server").joinpath("data", DEV_KEY_RESOURCE).read_bytes()
+        pem = (
+            resources.files("mock_server").joinpath("data").joinpath(DEV_KEY_RESOURCE).read_bytes()
+        )
         origin = "the bundled dev key"
     else:
         try:

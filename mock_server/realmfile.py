@@ -17,7 +17,13 @@ from .errors import ConfigError
 from .passwords import PBKDF2_ALGORITHMS, Credential, Pbkdf2Credential, PlainCredential
 
 T = TypeVar("T")
-_TYPE_NAMES = {bool: "a boolean", int: "an integer", str: "a string", list: "a list", dict: "an object"}
+_TYPE_NAMES = {
+    bool: "a boolean",
+    int: "an integer",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+}
 _SECRET_FIELDS = (".value", ".secret", ".secretData", ".refreshTokenSecret")
 _MANDATOR_ATTRIBUTES = ("mandator_name", "mandator_uuid", "is_test_mandator")
 
@@ -33,7 +39,9 @@ def load_realm_file(path: str | Path) -> tuple[RealmConfig, ...]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise ConfigError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     try:
         return parse_realms(document)
     except ConfigError as exc:
@@ -88,7 +96,9 @@ def _realm(node: object, path: str) -> RealmConfig:
         if key in attributes:
             kwargs[key] = _attribute_string(attributes[key], f"{path}.attributes.{key}")
     if "refreshTokenSecret" in obj:
-        kwargs["refresh_token_secret"] = _expect(obj["refreshTokenSecret"], str, f"{path}.refreshTokenSecret")
+        kwargs["refresh_token_secret"] = _expect(
+            obj["refreshTokenSecret"], str, f"{path}.refreshTokenSecret"
+        )
     if "clients" in obj:
         clients = tuple(
             _client(c, f"{path}.clients[{i}]")
@@ -132,7 +142,9 @@ def _client(node: object, path: str) -> ClientConfig:
     if "publicClient" not in obj:
         kwargs["public_client"] = "secret" not in obj
     if not kwargs.get("public_client", True) and not kwargs.get("secret"):
-        raise ConfigError(f"{path}.secret: a confidential client (publicClient false) needs a secret")
+        raise ConfigError(
+            f"{path}.secret: a confidential client (publicClient false) needs a secret"
+        )
     return ClientConfig(**kwargs)
 
 
@@ -157,12 +169,14 @@ def _user(node: object, path: str) -> UserConfig:
     if "clientRoles" in obj:
         roles = _expect(obj["clientRoles"], dict, f"{path}.clientRoles")
         kwargs["client_roles"] = {
-            client: _strings(names, f"{path}.clientRoles.{client}") for client, names in roles.items()
+            client: _strings(names, f"{path}.clientRoles.{client}")
+            for client, names in roles.items()
         }
     if "attributes" in obj:
         attributes = _expect(obj["attributes"], dict, f"{path}.attributes")
         kwargs["attributes"] = {
-            key: _attribute_values(value, f"{path}.attributes.{key}") for key, value in attributes.items()
+            key: _attribute_values(value, f"{path}.attributes.{key}")
+            for key, value in attributes.items()
         }
     credential = _password_credential(obj.get("credentials", []), f"{path}.credentials")
     if credential is not None:
@@ -180,7 +194,9 @@ def _password_credential(node: object, path: str) -> Credential | None:
             continue  # OTP and other credential types are not modelled
         temporary = _expect(cred.get("temporary", False), bool, f"{here}.temporary")
         if "value" in cred:
-            return PlainCredential(_expect(cred["value"], str, f"{here}.value"), temporary=temporary)
+            return PlainCredential(
+                _expect(cred["value"], str, f"{here}.value"), temporary=temporary
+            )
         if "secretData" in cred:
             return _hashed_credential(cred, here, temporary)
         raise ConfigError(f"{here}: a password credential needs `value` or `secretData`")

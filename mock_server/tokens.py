@@ -1,7 +1,7 @@
 """Build and sign Keycloak's tokens.  Pure: every function takes ``now`` and ids as arguments.
 
-Keycloak writes the JWS header by string concatenation, ``{"alg":"RS256","typ" : "JWT","kid" : "…"}``
-(note the spaces around two of the colons), so we build the header bytes ourselves and use PyJWT's
+Keycloak writes the JWS header by string concatenation,
+``{"alg":"RS256","typ" : "JWT","kid" : "…"}`` (note the spaces around two of the colons), so we build the header bytes ourselves and use PyJWT's
 algorithm objects only for the signature.  Claim order follows Keycloak's Jackson serialisation:
 fixed fields in declaration order, then the ``otherClaims`` hash map in Java hash order.
 """
@@ -16,16 +16,22 @@ from typing import Any
 
 from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
 
-from .config import DEFAULT_ROLES_ACCOUNT, DEFAULT_ROLES_REALM, ClientConfig, RealmConfig, UserConfig
+from .config import (
+    DEFAULT_ROLES_ACCOUNT,
+    DEFAULT_ROLES_REALM,
+    ClientConfig,
+    RealmConfig,
+    UserConfig,
+)
 from .javaorder import java_hash_order
 from .keys import HmacKey, SigningKey, b64url
 
 _RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
 _HS512 = HMACAlgorithm(HMACAlgorithm.SHA512)
 
-TOKEN_TYPE_ACCESS = "Bearer"
-TOKEN_TYPE_REFRESH = "Refresh"
-TOKEN_TYPE_ID = "ID"
+TOKEN_TYPE_ACCESS = "Bearer"  # noqa: S105 - a `typ` value
+TOKEN_TYPE_REFRESH = "Refresh"  # noqa: S105 - a `typ` value
+TOKEN_TYPE_ID = "ID"  # noqa: S105 - a `typ` value
 
 
 def jws_header(alg: str, kid: str) -> bytes:
@@ -111,7 +117,9 @@ def _profile_claims(grant: Grant, include_email: bool, include_profile: bool) ->
 def access_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[str, Any]:
     """Access-token claims in Keycloak 25/26 order."""
     applied = set(grant.scopes)
-    realm_roles, client_roles = effective_roles(grant.realm, grant.user) if "roles" in applied else ([], {})
+    realm_roles, client_roles = (
+        effective_roles(grant.realm, grant.user) if "roles" in applied else ([], {})
+    )
     audience = [c for c in client_roles if c != grant.client.client_id]
     claims: dict[str, Any] = {"exp": exp, "iat": now, "jti": jti, "iss": grant.issuer}
     if audience:
@@ -148,7 +156,9 @@ def refresh_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[
     }
 
 
-def id_token_claims(grant: Grant, *, now: int, exp: int, jti: str, access_token: str) -> dict[str, Any]:
+def id_token_claims(
+    grant: Grant, *, now: int, exp: int, jti: str, access_token: str
+) -> dict[str, Any]:
     """ID-token claims; ``at_hash`` binds it to the access token issued alongside."""
     applied = set(grant.scopes)
     digest = hashlib.sha256(access_token.encode("ascii")).digest()
@@ -203,7 +213,9 @@ def token_response(
     }
     if id_token is not None:
         body["id_token"] = id_token
-    body.update({"not-before-policy": not_before_policy, "session_state": session_state, "scope": scope})
+    body.update(
+        {"not-before-policy": not_before_policy, "session_state": session_state, "scope": scope}
+    )
     body.update(extra)
     return body
 

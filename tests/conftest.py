@@ -22,7 +22,7 @@ def token_url(base: str, realm: str = "customer") -> str:
 
 @pytest.fixture(scope="module")
 def fixture_realms_server() -> Iterator[MockServer]:
-    """A server loaded from ``fixtures/realms.json`` (module-scoped; reset it per test if needed)."""
+    """A server loaded from ``fixtures/realms.json``, shared by the tests of a module."""
     with MockServer(MockConfig(port=0, config=str(REALMS_FILE))) as server:
         yield server
 

@@ -18,7 +18,12 @@ from mock_server.cli import build_parser, config_from
 
 from .conftest import REALMS_FILE, token_url
 
-PASSWORD_FORM = {"client_id": "demobank-cli", "username": "demo", "password": "demo", "grant_type": "password"}
+PASSWORD_FORM = {
+    "client_id": "demobank-cli",
+    "username": "demo",
+    "password": "demo",
+    "grant_type": "password",
+}
 
 
 def free_port() -> int:
@@ -28,10 +33,16 @@ def free_port() -> int:
         return port
 
 
-def run(*args: str, env: dict[str, str] | None = None, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 20
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mock_server", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
     )
 
 
@@ -49,13 +60,19 @@ def start() -> Iterator[object]:
         port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "mock_server", "--port", str(port), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
         )
         processes.append(process)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
+                if (
+                    requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code
+                    == 200
+                ):
                     return Running(process, port)
             except requests.ConnectionError:
                 time.sleep(0.05)
@@ -71,8 +88,16 @@ def start() -> Iterator[object]:
 def test_help_lists_every_flag_and_env_var() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for option in ("--host", "--port", "--config", "--access-token-lifespan", "--refresh-token-lifespan",
-                   "--signing-key", "--generate-key", "--issuer-url"):
+    for option in (
+        "--host",
+        "--port",
+        "--config",
+        "--access-token-lifespan",
+        "--refresh-token-lifespan",
+        "--signing-key",
+        "--generate-key",
+        "--issuer-url",
+    ):
         assert option in result.stdout
         assert "KEYCLOAK_MOCK_" + option[2:].upper().replace("-", "_") in result.stdout
 
@@ -83,20 +108,54 @@ def test_help_lists_every_flag_and_env_var() -> None:
         (["--bogus"], {}, "keycloak-mock: error: unrecognized arguments: --bogus"),
         (["--port", "abc"], {}, "keycloak-mock: error: argument --port: invalid int value: 'abc'"),
         (["--port", "70000"], {}, "keycloak-mock: error: --port: 70000 is not a TCP port"),
-        (["--config", "/nonexistent/realms.json"], {},
-         "keycloak-mock: error: cannot read realm file /nonexistent/realms.json: No such file or directory"),
-        (["--signing-key", "/nonexistent/key.pem"], {},
-         "keycloak-mock: error: cannot read signing key /nonexistent/key.pem: No such file or directory"),
-        (["--signing-key", str(REALMS_FILE)], {}, f"keycloak-mock: error: {REALMS_FILE}: not an unencrypted PEM private key"),
-        (["--access-token-lifespan", "0"], {}, "keycloak-mock: error: --access-token-lifespan: must be a positive number of seconds"),
-        (["--issuer-url", "ftp://x"], {}, "keycloak-mock: error: --issuer-url: 'ftp://x' is not an http(s) URL"),
-        ([], {"KEYCLOAK_MOCK_PORT": "eighty"}, "keycloak-mock: error: KEYCLOAK_MOCK_PORT: expected an integer, got 'eighty'"),
-        ([], {"KEYCLOAK_MOCK_GENERATE_KEY": "maybe"}, "keycloak-mock: error: KEYCLOAK_MOCK_GENERATE_KEY: expected true or false, got 'maybe'"),
-        (["--host", "0.0.0.0"], {}, "keycloak-mock: error: --host 0.0.0.0 is not a loopback address; this mock must "
-         "not guard real data. Pass --allow-remote (the container does) if you mean it"),
+        (
+            ["--config", "/nonexistent/realms.json"],
+            {},
+            "keycloak-mock: error: cannot read realm file /nonexistent/realms.json: "
+            "No such file or directory",
+        ),
+        (
+            ["--signing-key", "/nonexistent/key.pem"],
+            {},
+            "keycloak-mock: error: cannot read signing key /nonexistent/key.pem: "
+            "No such file or directory",
+        ),
+        (
+            ["--signing-key", str(REALMS_FILE)],
+            {},
+            f"keycloak-mock: error: {REALMS_FILE}: not an unencrypted PEM private key",
+        ),
+        (
+            ["--access-token-lifespan", "0"],
+            {},
+            "keycloak-mock: error: --access-token-lifespan: must be a positive number of seconds",
+        ),
+        (
+            ["--issuer-url", "ftp://x"],
+            {},
+            "keycloak-mock: error: --issuer-url: 'ftp://x' is not an http(s) URL",
+        ),
+        (
+            [],
+            {"KEYCLOAK_MOCK_PORT": "eighty"},
+            "keycloak-mock: error: KEYCLOAK_MOCK_PORT: expected an integer, got 'eighty'",
+        ),
+        (
+            [],
+            {"KEYCLOAK_MOCK_GENERATE_KEY": "maybe"},
+            "keycloak-mock: error: KEYCLOAK_MOCK_GENERATE_KEY: expected true or false, got 'maybe'",
+        ),
+        (
+            ["--host", "0.0.0.0"],
+            {},
+            "keycloak-mock: error: --host 0.0.0.0 is not a loopback address; this mock must "
+            "not guard real data. Pass --allow-remote (the container does) if you mean it",
+        ),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(args: list[str], env: dict[str, str], message: str) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    args: list[str], env: dict[str, str], message: str
+) -> None:
     result = run(*args, env=env)
     assert result.returncode == 2
     assert result.stderr == message + "\n"
@@ -108,7 +167,10 @@ def test_invalid_realm_file_names_the_json_path(tmp_path: Path) -> None:
     path.write_text('{"realm": "x", "users": [{"username": "u", "enabled": "yes"}]}')
     result = run("--config", str(path))
     assert result.returncode == 2
-    assert result.stderr == f'keycloak-mock: error: {path}: $.users[0].enabled: expected a boolean, got "yes"\n'
+    assert (
+        result.stderr
+        == f'keycloak-mock: error: {path}: $.users[0].enabled: expected a boolean, got "yes"\n'
+    )
 
 
 def test_port_in_use() -> None:
@@ -118,7 +180,10 @@ def test_port_in_use() -> None:
         port = sock.getsockname()[1]
         result = run("--port", str(port))
     assert result.returncode == 2
-    assert result.stderr == f"keycloak-mock: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    assert (
+        result.stderr
+        == f"keycloak-mock: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )
 
 
 def test_serves_prints_token_urls_and_stops_on_sigterm(start) -> None:  # type: ignore[no-untyped-def]
@@ -148,10 +213,17 @@ def test_ctrl_c_stops_cleanly(start) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_env_vars_configure_the_process(start) -> None:  # type: ignore[no-untyped-def]
-    server = start(env={"KEYCLOAK_MOCK_ACCESS_TOKEN_LIFESPAN": "120", "KEYCLOAK_MOCK_ISSUER_URL": "http://kc.test:9"})
+    server = start(
+        env={
+            "KEYCLOAK_MOCK_ACCESS_TOKEN_LIFESPAN": "120",
+            "KEYCLOAK_MOCK_ISSUER_URL": "http://kc.test:9",
+        }
+    )
     body = requests.post(token_url(server.url), data=PASSWORD_FORM, timeout=10).json()
     assert body["expires_in"] == 120
-    discovery = requests.get(f"{server.url}/realms/customer/.well-known/openid-configuration", timeout=10).json()
+    discovery = requests.get(
+        f"{server.url}/realms/customer/.well-known/openid-configuration", timeout=10
+    ).json()
     assert discovery["issuer"] == "http://kc.test:9/realms/customer"
 
 
@@ -167,7 +239,9 @@ def test_request_log_has_no_secrets(start) -> None:  # type: ignore[no-untyped-d
 
 
 def test_flags_win_over_env_vars() -> None:
-    config = config_from(["--port", "9001"], {"KEYCLOAK_MOCK_PORT": "9002", "KEYCLOAK_MOCK_HOST": "::1"})
+    config = config_from(
+        ["--port", "9001"], {"KEYCLOAK_MOCK_PORT": "9002", "KEYCLOAK_MOCK_HOST": "::1"}
+    )
     assert (config.port, config.host) == (9001, "::1")
 
 

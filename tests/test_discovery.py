@@ -39,11 +39,17 @@ def test_discovery_document(keycloak_mock: MockServer) -> None:
     for key, url in document.items():
         if key.endswith("_endpoint") or key == "jwks_uri":
             probe = requests.options(url, timeout=10)
-            assert probe.json() != {"error": "Unable to find matching target resource method"} if probe.content else True, key
+            assert (
+                probe.json() != {"error": "Unable to find matching target resource method"}
+                if probe.content
+                else True
+            ), key
 
 
 def test_jwks_matches_keycloaks_shape(keycloak_mock: MockServer) -> None:
-    response = requests.get(f"{keycloak_mock.url}/realms/customer/protocol/openid-connect/certs", timeout=10)
+    response = requests.get(
+        f"{keycloak_mock.url}/realms/customer/protocol/openid-connect/certs", timeout=10
+    )
     assert response.headers["Cache-Control"] == "no-cache"
     (key,) = response.json()["keys"]
     assert list(key) == ["kid", "kty", "alg", "use", "x5c", "x5t", "x5t#S256", "n", "e"]
@@ -65,7 +71,13 @@ def test_realm_info(keycloak_mock: MockServer) -> None:
     assert response.headers["Cache-Control"] == "no-cache"
     body = response.json()
     base = f"{keycloak_mock.url}/realms/customer"
-    assert list(body) == ["realm", "public_key", "token-service", "account-service", "tokens-not-before"]
+    assert list(body) == [
+        "realm",
+        "public_key",
+        "token-service",
+        "account-service",
+        "tokens-not-before",
+    ]
     assert body["token-service"] == f"{base}/protocol/openid-connect"
     assert body["account-service"] == f"{base}/account"
     assert body["tokens-not-before"] == 0
@@ -81,12 +93,16 @@ def test_realm_info(keycloak_mock: MockServer) -> None:
         ("POST", "/protocol/openid-connect/certs", 405, {"error": "HTTP 405 Method Not Allowed"}),
     ],
 )
-def test_wrong_verbs(keycloak_mock: MockServer, method: str, path: str, status: int, body: dict[str, str]) -> None:
+def test_wrong_verbs(
+    keycloak_mock: MockServer, method: str, path: str, status: int, body: dict[str, str]
+) -> None:
     response = requests.request(method, f"{keycloak_mock.url}/realms/customer{path}", timeout=10)
     assert (response.status_code, response.json()) == (status, body)
 
 
-@pytest.mark.parametrize("path", ["", "/.well-known/openid-configuration", "/protocol/openid-connect/certs"])
+@pytest.mark.parametrize(
+    "path", ["", "/.well-known/openid-configuration", "/protocol/openid-connect/certs"]
+)
 def test_unknown_realm(keycloak_mock: MockServer, path: str) -> None:
     response = requests.get(f"{keycloak_mock.url}/realms/nope{path}", timeout=10)
     assert response.status_code == 404
@@ -96,19 +112,30 @@ def test_unknown_realm(keycloak_mock: MockServer, path: str) -> None:
 
 def test_issuer_url_flag_and_forwarded_headers() -> None:
     with MockServer(MockConfig(port=0, issuer_url="https://keycloak.example.test/")) as server:
-        document = requests.get(f"{server.url}/realms/customer/.well-known/openid-configuration", timeout=10).json()
+        document = requests.get(
+            f"{server.url}/realms/customer/.well-known/openid-configuration", timeout=10
+        ).json()
         assert document["issuer"] == "https://keycloak.example.test/realms/customer"
     with MockServer(MockConfig(port=0)) as server:
-        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "kc.internal", "X-Forwarded-Port": "443"}
-        document = requests.get(f"{server.url}/realms/customer/.well-known/openid-configuration",
-                                headers=headers, timeout=10).json()
+        headers = {
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "kc.internal",
+            "X-Forwarded-Port": "443",
+        }
+        document = requests.get(
+            f"{server.url}/realms/customer/.well-known/openid-configuration",
+            headers=headers,
+            timeout=10,
+        ).json()
         assert document["issuer"] == "https://kc.internal/realms/customer"
 
 
 def test_signing_key_flag_and_generated_keys() -> None:
     fixture_key = load_signing_key(str(TEST_KEY))
     with MockServer(MockConfig(port=0, signing_key=str(TEST_KEY))) as server:
-        jwks = requests.get(f"{server.url}/realms/customer/protocol/openid-connect/certs", timeout=10).json()
+        jwks = requests.get(
+            f"{server.url}/realms/customer/protocol/openid-connect/certs", timeout=10
+        ).json()
         assert jwks["keys"][0]["kid"] == fixture_key.kid
     generated = {load_signing_key(generate=True).kid for _ in range(2)}
     assert len(generated) == 2
@@ -117,8 +144,14 @@ def test_signing_key_flag_and_generated_keys() -> None:
 
 
 def test_generate_key_flag_changes_kid_per_start() -> None:
-    code = "from mock_server.cli import config_from; from mock_server import create_app, mock_state; " \
-           "print(mock_state(create_app(config_from(['--generate-key'], {}))).active_key.kid)"
-    kids = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-            for _ in range(2)}
+    code = (
+        "from mock_server.cli import config_from; from mock_server import create_app, mock_state; "
+        "print(mock_state(create_app(config_from(['--generate-key'], {}))).active_key.kid)"
+    )
+    kids = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    }
     assert len(kids) == 2

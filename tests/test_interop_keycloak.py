@@ -21,10 +21,14 @@ from .conftest import token_url
 
 @pytest.fixture
 def openid(keycloak_mock: MockServer) -> KeycloakOpenID:
-    return KeycloakOpenID(server_url=keycloak_mock.url + "/", realm_name="customer", client_id="demobank-cli")
+    return KeycloakOpenID(
+        server_url=keycloak_mock.url + "/", realm_name="customer", client_id="demobank-cli"
+    )
 
 
-def test_python_keycloak_token_refresh_and_decode(openid: KeycloakOpenID, keycloak_mock: MockServer) -> None:
+def test_python_keycloak_token_refresh_and_decode(
+    openid: KeycloakOpenID, keycloak_mock: MockServer
+) -> None:
     token = openid.token("demo", "demo")
     assert token["expires_in"] == 900
     assert token["mandator_name"] == "finAPI Demobank"
@@ -36,7 +40,9 @@ def test_python_keycloak_token_refresh_and_decode(openid: KeycloakOpenID, keyclo
     assert openid.decode_token(refreshed["access_token"])["sid"] == token["session_state"]
 
 
-def test_python_keycloak_discovery_and_keys(openid: KeycloakOpenID, keycloak_mock: MockServer) -> None:
+def test_python_keycloak_discovery_and_keys(
+    openid: KeycloakOpenID, keycloak_mock: MockServer
+) -> None:
     well_known = openid.well_known()
     assert well_known["token_endpoint"] == token_url(keycloak_mock.url)
     certs = openid.certs()
@@ -51,7 +57,9 @@ def test_python_keycloak_raises_on_bad_credentials(openid: KeycloakOpenID) -> No
     assert b"Invalid user credentials" in excinfo.value.response_body
 
 
-def test_python_keycloak_raises_on_dead_refresh_token(openid: KeycloakOpenID, keycloak_mock: MockServer) -> None:
+def test_python_keycloak_raises_on_dead_refresh_token(
+    openid: KeycloakOpenID, keycloak_mock: MockServer
+) -> None:
     token = openid.token("demo", "demo")
     keycloak_mock.state.end_session(token["session_state"])
     with pytest.raises(KeycloakPostError) as excinfo:
@@ -72,14 +80,19 @@ def test_authlib_password_grant_and_refresh(keycloak_mock: MockServer) -> None:
     from authlib.integrations.requests_client import OAuth2Session
 
     session = OAuth2Session(client_id="demobank-cli", token_endpoint_auth_method="none")
-    token = session.fetch_token(token_url(keycloak_mock.url), username="demo", password="demo",
-                                grant_type="password")
+    token = session.fetch_token(
+        token_url(keycloak_mock.url), username="demo", password="demo", grant_type="password"
+    )
     assert token["token_type"] == "Bearer"
-    refreshed = session.refresh_token(token_url(keycloak_mock.url), refresh_token=token["refresh_token"])
+    refreshed = session.refresh_token(
+        token_url(keycloak_mock.url), refresh_token=token["refresh_token"]
+    )
     assert refreshed["access_token"] != token["access_token"]
 
 
-def test_requests_oauthlib_password_grant(keycloak_mock: MockServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_requests_oauthlib_password_grant(
+    keycloak_mock: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from oauthlib.oauth2 import LegacyApplicationClient
     from requests_oauthlib import OAuth2Session
 
@@ -87,7 +100,12 @@ def test_requests_oauthlib_password_grant(keycloak_mock: MockServer, monkeypatch
     session = OAuth2Session(client=LegacyApplicationClient(client_id="demobank-cli"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # oauthlib warns about scope changes; not ours to fix
-        token = session.fetch_token(token_url(keycloak_mock.url), username="demo", password="demo",
-                                    client_id="demobank-cli", include_client_id=True)
+        token = session.fetch_token(
+            token_url(keycloak_mock.url),
+            username="demo",
+            password="demo",
+            client_id="demobank-cli",
+            include_client_id=True,
+        )
     assert token["scope"] == ["xs2a_mock:user", "profile"]
     assert token["refresh_token"]

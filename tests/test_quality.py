@@ -12,11 +12,20 @@ from .conftest import REPO_ROOT
 
 @pytest.mark.parametrize(
     "command",
-    [["ruff", "check", "."], ["ruff", "format", "--check", "--diff", "mock_server", "client"], ["mypy"]],
+    [
+        ["ruff", "check", "."],
+        ["ruff", "format", "--check", "--diff", "mock_server", "client"],
+        ["mypy"],
+    ],
     ids=["ruff-check", "ruff-format", "mypy-strict"],
 )
 def test_tool_is_clean(command: list[str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", *command], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", *command],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

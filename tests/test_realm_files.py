@@ -29,19 +29,40 @@ def write(tmp_path: Path, document: Any) -> Path:
         ({"enabled": True}, "$.realm: required field is missing"),
         ({"realm": 5}, "$.realm: expected a string, got 5"),
         ({"realm": "a", "enabled": "yes"}, '$.enabled: expected a boolean, got "yes"'),
-        ({"realm": "a", "accessTokenLifespan": True}, "$.accessTokenLifespan: expected an integer, got true"),
-        ({"realm": "a", "accessTokenLifespan": 0}, "$.accessTokenLifespan: must be a positive number of seconds"),
+        (
+            {"realm": "a", "accessTokenLifespan": True},
+            "$.accessTokenLifespan: expected an integer, got true",
+        ),
+        (
+            {"realm": "a", "accessTokenLifespan": 0},
+            "$.accessTokenLifespan: must be a positive number of seconds",
+        ),
         ({"realm": "a", "users": {}}, "$.users: expected a list, got {}"),
-        ({"realm": "a", "users": [{"username": "u", "enabled": 1}]}, "$.users[0].enabled: expected a boolean, got 1"),
-        ([{"realm": "a"}, {"realm": "b", "clients": [{"publicClient": True}]}],
-         "$[1].clients[0].clientId: required field is missing"),
+        (
+            {"realm": "a", "users": [{"username": "u", "enabled": 1}]},
+            "$.users[0].enabled: expected a boolean, got 1",
+        ),
+        (
+            [{"realm": "a"}, {"realm": "b", "clients": [{"publicClient": True}]}],
+            "$[1].clients[0].clientId: required field is missing",
+        ),
         ([{"realm": "a"}, {"realm": "a"}], "$: realm 'a' appears twice"),
-        ({"realm": "a", "users": [{"username": "u"}, {"username": "U"}]}, "$.users: username 'u' appears twice"),
-        ({"realm": "a", "clients": [{"clientId": "c", "publicClient": False}]},
-         "$.clients[0].secret: a confidential client (publicClient false) needs a secret"),
-        ({"realm": "a", "attributes": {"is_test_mandator": 1}}, "$.attributes.is_test_mandator: expected a string, got 1"),
-        ({"realm": "a", "users": [{"username": "u", "credentials": [{"type": "password"}]}]},
-         "$.users[0].credentials[0]: a password credential needs `value` or `secretData`"),
+        (
+            {"realm": "a", "users": [{"username": "u"}, {"username": "U"}]},
+            "$.users: username 'u' appears twice",
+        ),
+        (
+            {"realm": "a", "clients": [{"clientId": "c", "publicClient": False}]},
+            "$.clients[0].secret: a confidential client (publicClient false) needs a secret",
+        ),
+        (
+            {"realm": "a", "attributes": {"is_test_mandator": 1}},
+            "$.attributes.is_test_mandator: expected a string, got 1",
+        ),
+        (
+            {"realm": "a", "users": [{"username": "u", "credentials": [{"type": "password"}]}]},
+            "$.users[0].credentials[0]: a password credential needs `value` or `secretData`",
+        ),
         ([], "$: the file lists no realm"),
     ],
 )
@@ -53,7 +74,9 @@ def test_invalid_realm_file(tmp_path: Path, document: Any, message: str) -> None
 
 
 def test_a_wrongly_typed_password_is_not_echoed(tmp_path: Path) -> None:
-    path = write(tmp_path, {"realm": "a", "users": [{"username": "u", "credentials": [{"value": 123456}]}]})
+    path = write(
+        tmp_path, {"realm": "a", "users": [{"username": "u", "credentials": [{"value": 123456}]}]}
+    )
     with pytest.raises(ConfigError) as excinfo:
         load_realm_file(path)
     assert "123456" not in str(excinfo.value)
@@ -61,7 +84,7 @@ def test_a_wrongly_typed_password_is_not_echoed(tmp_path: Path) -> None:
 
 
 def test_unreadable_and_invalid_json(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read realm file .*: No such file or directory"):
+    with pytest.raises(ConfigError, match=r"cannot read realm file .*: No such file or directory"):
         load_realm_file(tmp_path / "missing.json")
     broken = tmp_path / "broken.json"
     broken.write_text('{"realm": ')
@@ -81,40 +104,88 @@ def test_trimmed_real_export_loads_with_hashed_password(tmp_path: Path) -> None:
     salt = b"0123456789abcdef"
     hashed = hashlib.pbkdf2_hmac("sha256", b"s3cret", salt, 27500, dklen=64)
     export = {
-        "id": "7b0f...", "realm": "exported", "displayName": "Exported", "sslRequired": "external",
-        "bruteForceProtected": False, "defaultRoles": ["offline_access"],
+        "id": "7b0f...",
+        "realm": "exported",
+        "displayName": "Exported",
+        "sslRequired": "external",
+        "bruteForceProtected": False,
+        "defaultRoles": ["offline_access"],
         "attributes": {"frontendUrl": "", "mandator_name": "Exported Mandator"},
-        "clients": [{"clientId": "demobank-cli", "publicClient": True, "protocol": "openid-connect",
-                     "redirectUris": [], "directAccessGrantsEnabled": True}],
-        "users": [{
-            "id": "0d5c3e4a-1111-2222-3333-444455556666", "username": "Exported-User", "enabled": True,
-            "createdTimestamp": 1700000000000, "totp": False,
-            "credentials": [{
-                "type": "password", "userLabel": "My password", "createdDate": 1700000000000,
-                "secretData": json.dumps({"value": base64.b64encode(hashed).decode(),
-                                          "salt": base64.b64encode(salt).decode(), "additionalParameters": {}}),
-                "credentialData": json.dumps({"hashIterations": 27500, "algorithm": "pbkdf2-sha256",
-                                              "additionalParameters": {}}),
-            }],
-            "realmRoles": ["default-roles-exported"], "notBefore": 0, "groups": [],
-        }],
+        "clients": [
+            {
+                "clientId": "demobank-cli",
+                "publicClient": True,
+                "protocol": "openid-connect",
+                "redirectUris": [],
+                "directAccessGrantsEnabled": True,
+            }
+        ],
+        "users": [
+            {
+                "id": "0d5c3e4a-1111-2222-3333-444455556666",
+                "username": "Exported-User",
+                "enabled": True,
+                "createdTimestamp": 1700000000000,
+                "totp": False,
+                "credentials": [
+                    {
+                        "type": "password",
+                        "userLabel": "My password",
+                        "createdDate": 1700000000000,
+                        "secretData": json.dumps(
+                            {
+                                "value": base64.b64encode(hashed).decode(),
+                                "salt": base64.b64encode(salt).decode(),
+                                "additionalParameters": {},
+                            }
+                        ),
+                        "credentialData": json.dumps(
+                            {
+                                "hashIterations": 27500,
+                                "algorithm": "pbkdf2-sha256",
+                                "additionalParameters": {},
+                            }
+                        ),
+                    }
+                ],
+                "realmRoles": ["default-roles-exported"],
+                "notBefore": 0,
+                "groups": [],
+            }
+        ],
     }
     path = write(tmp_path, export)
     with MockServer(MockConfig(port=0, config=str(path))) as server:
-        data = {"client_id": "demobank-cli", "username": "exported-user", "password": "s3cret",
-                "grant_type": "password"}
+        data = {
+            "client_id": "demobank-cli",
+            "username": "exported-user",
+            "password": "s3cret",
+            "grant_type": "password",
+        }
         response = requests.post(token_url(server.url, "exported"), data=data, timeout=10)
         assert response.status_code == 200, response.text
         assert response.json()["mandator_name"] == "Exported Mandator"
-        claims = json.loads(base64.urlsafe_b64decode(response.json()["access_token"].split(".")[1] + "=="))
+        claims = json.loads(
+            base64.urlsafe_b64decode(response.json()["access_token"].split(".")[1] + "==")
+        )
         assert claims["sub"] == "0d5c3e4a-1111-2222-3333-444455556666"
-        wrong = requests.post(token_url(server.url, "exported"), data={**data, "password": "nope"}, timeout=10)
+        wrong = requests.post(
+            token_url(server.url, "exported"), data={**data, "password": "nope"}, timeout=10
+        )
         assert wrong.status_code == 401
 
 
 def test_unsupported_hash_algorithm_is_named(tmp_path: Path) -> None:
-    user = {"username": "u", "credentials": [{"type": "password", "secretData": '{"value":"x","salt":"y"}',
-                                              "credentialData": '{"algorithm":"argon2"}'}]}
+    user = {
+        "username": "u",
+        "credentials": [
+            {
+                "type": "password",
+                "secretData": '{"value":"x","salt":"y"}',
+                "credentialData": '{"algorithm":"argon2"}',
+            }
+        ],
+    }
     with pytest.raises(ConfigError, match=r"credentialData.algorithm: 'argon2' is not supported"):
         load_realm_file(write(tmp_path, {"realm": "a", "users": [user]}))
 

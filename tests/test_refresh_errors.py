@@ -17,7 +17,12 @@ Scenario = Callable[[MockServer, dict[str, str]], str]
 
 
 def login(server: MockServer, realm: str = "customer", **changes: str) -> dict[str, str]:
-    data = {"client_id": "demobank-cli", "username": "demo", "password": "demo", "grant_type": "password"}
+    data = {
+        "client_id": "demobank-cli",
+        "username": "demo",
+        "password": "demo",
+        "grant_type": "password",
+    }
     data.update(changes)
     response = requests.post(token_url(server.url, realm), data=data, timeout=10)
     assert response.status_code == 200, response.text
@@ -25,8 +30,13 @@ def login(server: MockServer, realm: str = "customer", **changes: str) -> dict[s
     return body
 
 
-def refresh(server: MockServer, token: str, realm: str = "customer", client_id: str = "demobank-cli",
-            **extra: str) -> requests.Response:
+def refresh(
+    server: MockServer,
+    token: str,
+    realm: str = "customer",
+    client_id: str = "demobank-cli",
+    **extra: str,
+) -> requests.Response:
     data = {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": token, **extra}
     return requests.post(token_url(server.url, realm), data=data, timeout=10)
 
@@ -40,7 +50,9 @@ def access_token_as_refresh_token(server: MockServer, tokens: dict[str, str]) ->
 
 
 def token_of_another_realm(server: MockServer, tokens: dict[str, str]) -> str:
-    return login(server, realm="sandbox-mandator", username="sandbox", password="sandbox")["refresh_token"]
+    return login(server, realm="sandbox-mandator", username="sandbox", password="sandbox")[
+        "refresh_token"
+    ]
 
 
 def expired(server: MockServer, tokens: dict[str, str]) -> str:
@@ -62,14 +74,19 @@ def session_ended(server: MockServer, tokens: dict[str, str]) -> str:
 
 def session_idle_timed_out_but_token_fresh(server: MockServer, tokens: dict[str, str]) -> str:
     """Idle shortened after login: the token's own exp is later than the session's end."""
-    server.state.update_realm("customer", lambda r: dataclasses.replace(r, sso_session_idle_timeout=5))
+    server.state.update_realm(
+        "customer", lambda r: dataclasses.replace(r, sso_session_idle_timeout=5)
+    )
     server.state.clock.advance(6)
     return tokens["refresh_token"]
 
 
 def user_disabled(server: MockServer, tokens: dict[str, str]) -> str:
     def disable(realm):  # type: ignore[no-untyped-def]
-        users = tuple(dataclasses.replace(u, enabled=False) if u.username == "demo" else u for u in realm.users)
+        users = tuple(
+            dataclasses.replace(u, enabled=False) if u.username == "demo" else u
+            for u in realm.users
+        )
         return dataclasses.replace(realm, users=users)
 
     server.state.update_realm("customer", disable)
@@ -94,8 +111,12 @@ SCENARIOS: list[tuple[Scenario, dict[str, str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("scenario", "expected"), SCENARIOS, ids=[s.__name__ for s, _ in SCENARIOS])
-def test_refresh_rejected(realms_server: MockServer, scenario: Scenario, expected: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("scenario", "expected"), SCENARIOS, ids=[s.__name__ for s, _ in SCENARIOS]
+)
+def test_refresh_rejected(
+    realms_server: MockServer, scenario: Scenario, expected: dict[str, str]
+) -> None:
     token = scenario(realms_server, login(realms_server))
     response = refresh(realms_server, token)
     assert response.status_code == 400
@@ -104,7 +125,9 @@ def test_refresh_rejected(realms_server: MockServer, scenario: Scenario, expecte
 
 
 def test_token_of_another_client(realms_server: MockServer) -> None:
-    tokens = login(realms_server, client_id="demobank-backend", client_secret="TEST-ONLY-backend-secret")
+    tokens = login(
+        realms_server, client_id="demobank-backend", client_secret="TEST-ONLY-backend-secret"
+    )
     response = refresh(realms_server, tokens["refresh_token"])
     assert response.json() == invalid_grant(
         "Invalid refresh token. Token client and authorized client don't match"
@@ -115,7 +138,9 @@ def test_expired_refresh_token_is_checked_before_the_session(realms_server: Mock
     tokens = login(realms_server)
     realms_server.state.end_session(tokens["session_state"])
     realms_server.state.clock.advance(1801)
-    assert refresh(realms_server, tokens["refresh_token"]).json() == invalid_grant("Token is not active")
+    assert refresh(realms_server, tokens["refresh_token"]).json() == invalid_grant(
+        "Token is not active"
+    )
 
 
 class TestRevokeRefreshToken:
@@ -124,7 +149,9 @@ class TestRevokeRefreshToken:
     def login(self, server: MockServer) -> dict[str, str]:
         return login(server, realm="sandbox-mandator", username="sandbox", password="sandbox")
 
-    def test_reuse_beyond_the_limit_ends_the_client_session(self, realms_server: MockServer) -> None:
+    def test_reuse_beyond_the_limit_ends_the_client_session(
+        self, realms_server: MockServer
+    ) -> None:
         first = self.login(realms_server)
         second = refresh(realms_server, first["refresh_token"], realm="sandbox-mandator")
         assert second.status_code == 200
@@ -155,7 +182,9 @@ class TestRevokeRefreshToken:
             "sandbox-mandator", lambda r: dataclasses.replace(r, refresh_token_max_reuse=2)
         )
         token = self.login(realms_server)["refresh_token"]
-        statuses = [refresh(realms_server, token, realm="sandbox-mandator").status_code for _ in range(4)]
+        statuses = [
+            refresh(realms_server, token, realm="sandbox-mandator").status_code for _ in range(4)
+        ]
         assert statuses == [200, 200, 200, 400]
 
 

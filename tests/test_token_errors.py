@@ -22,8 +22,14 @@ CLI = "demobank-cli"
 BACKEND = "demobank-backend"
 BACKEND_SECRET = "TEST-ONLY-backend-secret"
 PASSWORD_FORM = {"client_id": CLI, "username": "demo", "password": "demo", "grant_type": "password"}
-BAD_CLIENT = {"error": "invalid_client", "error_description": "Invalid client or Invalid client credentials"}
-BAD_SECRET = {"error": "unauthorized_client", "error_description": "Invalid client or Invalid client credentials"}
+BAD_CLIENT = {
+    "error": "invalid_client",
+    "error_description": "Invalid client or Invalid client credentials",
+}
+BAD_SECRET = {
+    "error": "unauthorized_client",
+    "error_description": "Invalid client or Invalid client credentials",
+}
 BAD_CREDENTIALS = {"error": "invalid_grant", "error_description": "Invalid user credentials"}
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -50,7 +56,14 @@ class Case:
 
 CASES = [
     # -- before the endpoint: realm and transport ----------------------------------------
-    Case("unknown realm", form(), 404, {"error": "Realm does not exist"}, realm="nope", no_store=False),
+    Case(
+        "unknown realm",
+        form(),
+        404,
+        {"error": "Realm does not exist"},
+        realm="nope",
+        no_store=False,
+    ),
     Case(
         "json body",
         "{}",
@@ -60,60 +73,150 @@ CASES = [
         no_store=False,
     ),
     # -- grant type comes before client authentication -----------------------------------
-    Case("no grant_type", form(grant_type=None), 400,
-         {"error": "invalid_request", "error_description": "Missing form parameter: grant_type"}),
-    Case("no grant_type, no client", {}, 400,
-         {"error": "invalid_request", "error_description": "Missing form parameter: grant_type"}),
-    Case("unsupported grant", form(grant_type="client_credentials"), 400,
-         {"error": "unsupported_grant_type", "error_description": "Unsupported grant_type"}),
-    Case("unsupported grant, unknown client", form(grant_type="magic", client_id="nobody"), 400,
-         {"error": "unsupported_grant_type", "error_description": "Unsupported grant_type"}),
+    Case(
+        "no grant_type",
+        form(grant_type=None),
+        400,
+        {"error": "invalid_request", "error_description": "Missing form parameter: grant_type"},
+    ),
+    Case(
+        "no grant_type, no client",
+        {},
+        400,
+        {"error": "invalid_request", "error_description": "Missing form parameter: grant_type"},
+    ),
+    Case(
+        "unsupported grant",
+        form(grant_type="client_credentials"),
+        400,
+        {"error": "unsupported_grant_type", "error_description": "Unsupported grant_type"},
+    ),
+    Case(
+        "unsupported grant, unknown client",
+        form(grant_type="magic", client_id="nobody"),
+        400,
+        {"error": "unsupported_grant_type", "error_description": "Unsupported grant_type"},
+    ),
     # -- client authentication ------------------------------------------------------------
     Case("missing client_id", form(client_id=None), 401, BAD_CLIENT),
     Case("unknown client", form(client_id="nobody"), 401, BAD_CLIENT),
     Case("empty client_id", form(client_id=""), 401, BAD_CLIENT),
     Case("confidential, no secret", form(client_id=BACKEND), 401, BAD_SECRET),
-    Case("confidential, wrong secret", form(client_id=BACKEND, client_secret="wrong"), 401, BAD_SECRET),
-    Case("confidential, wrong basic secret", form(client_id=None), 401, BAD_SECRET,
-         headers={"Authorization": basic(BACKEND, "wrong")}),
-    Case("malformed basic, no form client", form(client_id=None), 401, BAD_CLIENT,
-         headers={"Authorization": "Basic !!!"}),
-    Case("bearer header, no form client", form(client_id=None), 401, BAD_CLIENT,
-         headers={"Authorization": "Bearer abc"}),
+    Case(
+        "confidential, wrong secret",
+        form(client_id=BACKEND, client_secret="wrong"),
+        401,
+        BAD_SECRET,
+    ),
+    Case(
+        "confidential, wrong basic secret",
+        form(client_id=None),
+        401,
+        BAD_SECRET,
+        headers={"Authorization": basic(BACKEND, "wrong")},
+    ),
+    Case(
+        "malformed basic, no form client",
+        form(client_id=None),
+        401,
+        BAD_CLIENT,
+        headers={"Authorization": "Basic !!!"},
+    ),
+    Case(
+        "bearer header, no form client",
+        form(client_id=None),
+        401,
+        BAD_CLIENT,
+        headers={"Authorization": "Bearer abc"},
+    ),
     # -- duplicated parameters: after client authentication ------------------------------
-    Case("duplicated username", [*form().items(), ("username", "demo")], 400,
-         {"error": "invalid_request", "error_description": "duplicated parameter"}),
-    Case("duplicated parameter, unknown client",
-         [*form(client_id="nobody").items(), ("username", "demo")], 401, BAD_CLIENT),
+    Case(
+        "duplicated username",
+        [*form().items(), ("username", "demo")],
+        400,
+        {"error": "invalid_request", "error_description": "duplicated parameter"},
+    ),
+    Case(
+        "duplicated parameter, unknown client",
+        [*form(client_id="nobody").items(), ("username", "demo")],
+        401,
+        BAD_CLIENT,
+    ),
     # -- password grant -------------------------------------------------------------------
-    Case("direct grants off", form(client_id="no-direct-grants"), 400,
-         {"error": "unauthorized_client", "error_description": "Client not allowed for direct access grants"}),
-    Case("unknown scope", form(scope="openid banking"), 400,
-         {"error": "invalid_scope", "error_description": "Invalid scopes: openid banking"}),
-    Case("empty scope", form(scope=""), 400,
-         {"error": "invalid_scope", "error_description": "Invalid scopes: "}),
-    Case("missing username", form(username=None), 401,
-         {"error": "invalid_request", "error_description": "Missing parameter: username"}),
+    Case(
+        "direct grants off",
+        form(client_id="no-direct-grants"),
+        400,
+        {
+            "error": "unauthorized_client",
+            "error_description": "Client not allowed for direct access grants",
+        },
+    ),
+    Case(
+        "unknown scope",
+        form(scope="openid banking"),
+        400,
+        {"error": "invalid_scope", "error_description": "Invalid scopes: openid banking"},
+    ),
+    Case(
+        "empty scope",
+        form(scope=""),
+        400,
+        {"error": "invalid_scope", "error_description": "Invalid scopes: "},
+    ),
+    Case(
+        "missing username",
+        form(username=None),
+        401,
+        {"error": "invalid_request", "error_description": "Missing parameter: username"},
+    ),
     Case("unknown user", form(username="nobody"), 401, BAD_CREDENTIALS),
     Case("wrong password", form(password="wrong"), 401, BAD_CREDENTIALS),
     Case("missing password", form(password=None), 401, BAD_CREDENTIALS),
     Case("empty password", form(password=""), 401, BAD_CREDENTIALS),
-    Case("disabled user", form(username="disabled-user", password="disabled-password"), 400,
-         {"error": "invalid_grant", "error_description": "Account disabled"}),
-    Case("disabled user, wrong password", form(username="disabled-user", password="x"), 400,
-         {"error": "invalid_grant", "error_description": "Account disabled"}),
-    Case("temporary password", form(username="new-user", password="initial-password"), 400,
-         {"error": "invalid_grant", "error_description": "Account is not fully set up"}),
+    Case(
+        "disabled user",
+        form(username="disabled-user", password="disabled-password"),
+        400,
+        {"error": "invalid_grant", "error_description": "Account disabled"},
+    ),
+    Case(
+        "disabled user, wrong password",
+        form(username="disabled-user", password="x"),
+        400,
+        {"error": "invalid_grant", "error_description": "Account disabled"},
+    ),
+    Case(
+        "temporary password",
+        form(username="new-user", password="initial-password"),
+        400,
+        {"error": "invalid_grant", "error_description": "Account is not fully set up"},
+    ),
     # -- refresh grant, before the token is read --------------------------------------------
-    Case("refresh: no refresh_token", {"grant_type": "refresh_token", "client_id": CLI}, 400,
-         {"error": "invalid_request", "error_description": "No refresh token"}),
-    Case("refresh: garbage", {"grant_type": "refresh_token", "client_id": CLI, "refresh_token": "x.y.z"},
-         400, {"error": "invalid_grant", "error_description": "Invalid refresh token"}),
-    Case("refresh: empty", {"grant_type": "refresh_token", "client_id": CLI, "refresh_token": ""},
-         400, {"error": "invalid_grant", "error_description": "Invalid refresh token"}),
-    Case("refresh: unknown scope",
-         {"grant_type": "refresh_token", "client_id": CLI, "refresh_token": "x", "scope": "nope"},
-         400, {"error": "invalid_scope", "error_description": "Invalid scopes: nope"}),
+    Case(
+        "refresh: no refresh_token",
+        {"grant_type": "refresh_token", "client_id": CLI},
+        400,
+        {"error": "invalid_request", "error_description": "No refresh token"},
+    ),
+    Case(
+        "refresh: garbage",
+        {"grant_type": "refresh_token", "client_id": CLI, "refresh_token": "x.y.z"},
+        400,
+        {"error": "invalid_grant", "error_description": "Invalid refresh token"},
+    ),
+    Case(
+        "refresh: empty",
+        {"grant_type": "refresh_token", "client_id": CLI, "refresh_token": ""},
+        400,
+        {"error": "invalid_grant", "error_description": "Invalid refresh token"},
+    ),
+    Case(
+        "refresh: unknown scope",
+        {"grant_type": "refresh_token", "client_id": CLI, "refresh_token": "x", "scope": "nope"},
+        400,
+        {"error": "invalid_scope", "error_description": "Invalid scopes: nope"},
+    ),
 ]
 
 
@@ -163,7 +266,9 @@ def test_disabled_realm_is_403(realms_server: MockServer) -> None:
 
 
 def test_unmatched_path_is_keycloaks_404(realms_server: MockServer) -> None:
-    response = requests.get(f"{realms_server.url}/realms/customer/protocol/openid-connect/nothing", timeout=10)
+    response = requests.get(
+        f"{realms_server.url}/realms/customer/protocol/openid-connect/nothing", timeout=10
+    )
     assert response.status_code == 404
     assert response.json() == {"error": "Unable to find matching target resource method"}
     assert "X-Frame-Options" not in response.headers
@@ -174,13 +279,24 @@ def test_unmatched_path_is_keycloaks_404(realms_server: MockServer) -> None:
     [
         ("basic auth", form(client_id=None), {"Authorization": basic(BACKEND, BACKEND_SECRET)}),
         ("form secret", form(client_id=BACKEND, client_secret=BACKEND_SECRET), {}),
-        ("form client_id wins over basic", form(client_id=CLI), {"Authorization": basic(BACKEND, "x")}),
+        (
+            "form client_id wins over basic",
+            form(client_id=CLI),
+            {"Authorization": basic(BACKEND, "x")},
+        ),
         ("public client ignores a secret", form(client_secret="anything"), {}),
-        ("non-basic header ignored with form client_id", form(), {"Authorization": "Negotiate abc"}),
+        (
+            "non-basic header ignored with form client_id",
+            form(),
+            {"Authorization": "Negotiate abc"},
+        ),
         ("login by e-mail", form(username="demo@example.test"), {}),
         ("username is case-insensitive", form(username="DEMO"), {}),
-        ("basic with url-encoded secret", form(client_id=None),
-         {"Authorization": basic(BACKEND, BACKEND_SECRET.replace("-", "%2D"))}),
+        (
+            "basic with url-encoded secret",
+            form(client_id=None),
+            {"Authorization": basic(BACKEND, BACKEND_SECRET.replace("-", "%2D"))},
+        ),
     ],
 )
 def test_accepted_variants(

@@ -16,7 +16,12 @@ from mock_server import MockConfig, MockServer
 
 from .conftest import token_url
 
-PASSWORD_FORM = {"client_id": "demobank-cli", "username": "demo", "password": "demo", "grant_type": "password"}
+PASSWORD_FORM = {
+    "client_id": "demobank-cli",
+    "username": "demo",
+    "password": "demo",
+    "grant_type": "password",
+}
 RESPONSE_FIELDS = [
     "access_token", "expires_in", "refresh_expires_in", "refresh_token", "token_type",
     "not-before-policy", "session_state", "scope",
@@ -37,11 +42,20 @@ SECURITY_HEADERS = {
 
 
 def login(server: MockServer, realm: str = "customer", **changes: str) -> requests.Response:
-    return requests.post(token_url(server.url, realm), data=dict(PASSWORD_FORM, **changes), timeout=10)
+    return requests.post(
+        token_url(server.url, realm), data=dict(PASSWORD_FORM, **changes), timeout=10
+    )
 
 
-def refresh(server: MockServer, refresh_token: str, realm: str = "customer", **extra: str) -> requests.Response:
-    data = {"grant_type": "refresh_token", "client_id": "demobank-cli", "refresh_token": refresh_token, **extra}
+def refresh(
+    server: MockServer, refresh_token: str, realm: str = "customer", **extra: str
+) -> requests.Response:
+    data = {
+        "grant_type": "refresh_token",
+        "client_id": "demobank-cli",
+        "refresh_token": refresh_token,
+        **extra,
+    }
     return requests.post(token_url(server.url, realm), data=data, timeout=10)
 
 
@@ -55,7 +69,9 @@ def unverified(token: str) -> dict[str, Any]:
     return claims
 
 
-def verified(server: MockServer, token: str, realm: str = "customer", **options: Any) -> dict[str, Any]:
+def verified(
+    server: MockServer, token: str, realm: str = "customer", **options: Any
+) -> dict[str, Any]:
     """Verify like a resource server: PyJWT's JWKS client against the realm's certs endpoint."""
     jwks = jwt.PyJWKClient(f"{server.url}/realms/{realm}/protocol/openid-connect/certs")
     key = jwks.get_signing_key_from_jwt(token)
@@ -107,17 +123,23 @@ def test_access_token_is_verifiable_against_jwks(keycloak_mock: MockServer) -> N
     assert claims["scope"] == body["scope"]
     assert claims["preferred_username"] == "demo"
     assert claims["name"] == "Demo User"
-    assert claims["realm_access"] == {"roles": ["offline_access", "uma_authorization", "default-roles-customer"]}
+    assert claims["realm_access"] == {
+        "roles": ["offline_access", "uma_authorization", "default-roles-customer"]
+    }
     assert claims["resource_access"] == {
         "account": {"roles": ["manage-account", "manage-account-links", "view-profile"]}
     }
 
 
 def test_kid_is_the_rfc7638_thumbprint(keycloak_mock: MockServer) -> None:
-    jwks = requests.get(f"{keycloak_mock.url}/realms/customer/protocol/openid-connect/certs", timeout=10).json()
+    jwks = requests.get(
+        f"{keycloak_mock.url}/realms/customer/protocol/openid-connect/certs", timeout=10
+    ).json()
     (key,) = jwks["keys"]
     canonical = json.dumps({"e": key["e"], "kty": "RSA", "n": key["n"]}, separators=(",", ":"))
-    digest = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    digest = (
+        base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    )
     assert key["kid"] == digest
 
 
@@ -132,7 +154,9 @@ def test_refresh_token_shape(keycloak_mock: MockServer) -> None:
     assert claims["exp"] - claims["iat"] == 1800
     assert claims["sid"] == body["session_state"]
     # The HS512 key is never published.
-    jwks = requests.get(f"{keycloak_mock.url}/realms/customer/protocol/openid-connect/certs", timeout=10).json()
+    jwks = requests.get(
+        f"{keycloak_mock.url}/realms/customer/protocol/openid-connect/certs", timeout=10
+    ).json()
     assert all(k["kty"] == "RSA" for k in jwks["keys"])
 
 
@@ -141,7 +165,19 @@ def test_openid_scope_adds_an_id_token(keycloak_mock: MockServer) -> None:
     assert list(body) == [*RESPONSE_FIELDS[:5], "id_token", *RESPONSE_FIELDS[5:]]
     assert body["scope"] == "openid xs2a_mock:user profile"
     claims = verified(keycloak_mock, body["id_token"], audience="demobank-cli")
-    assert list(claims)[:11] == ["exp", "iat", "jti", "iss", "aud", "sub", "typ", "azp", "sid", "at_hash", "acr"]
+    assert list(claims)[:11] == [
+        "exp",
+        "iat",
+        "jti",
+        "iss",
+        "aud",
+        "sub",
+        "typ",
+        "azp",
+        "sid",
+        "at_hash",
+        "acr",
+    ]
     assert claims["typ"] == "ID"
     digest = hashlib.sha256(body["access_token"].encode()).digest()[:16]
     assert claims["at_hash"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -151,7 +187,14 @@ def test_optional_email_scope(realms_server: MockServer) -> None:
     body = login(realms_server, scope="email").json()
     assert body["scope"] == "xs2a_mock:user profile email"
     claims = unverified(body["access_token"])
-    assert list(claims)[-6:] == ["email_verified", "name", "preferred_username", "given_name", "family_name", "email"]
+    assert list(claims)[-6:] == [
+        "email_verified",
+        "name",
+        "preferred_username",
+        "given_name",
+        "family_name",
+        "email",
+    ]
     assert claims["email"] == "demo@example.test"
     assert claims["email_verified"] is False
 
@@ -159,7 +202,9 @@ def test_optional_email_scope(realms_server: MockServer) -> None:
 def test_technical_user_and_test_mandator(realms_server: MockServer) -> None:
     tech = login(realms_server, username="tech-user", password="tech-password").json()
     assert tech["is_technical_user"] == "true"
-    sandbox = login(realms_server, realm="sandbox-mandator", username="sandbox", password="sandbox").json()
+    sandbox = login(
+        realms_server, realm="sandbox-mandator", username="sandbox", password="sandbox"
+    ).json()
     assert sandbox["is_test_mandator"] == "true"
     assert sandbox["mandator_name"] == "Sandbox Test Mandator"
     assert sandbox["expires_in"] == 300
@@ -178,7 +223,10 @@ def test_refresh_rotates_and_keeps_the_session(keycloak_mock: MockServer) -> Non
     old, new = unverified(first["refresh_token"]), unverified(second["refresh_token"])
     assert new["jti"] != old["jti"]
     assert new["iat"] == old["iat"] + 10
-    assert verified(keycloak_mock, second["access_token"], audience="account", leeway=20)["sid"] == first["session_state"]
+    assert (
+        verified(keycloak_mock, second["access_token"], audience="account", leeway=20)["sid"]
+        == first["session_state"]
+    )
     # Realm default revokeRefreshToken=false: the old refresh token still works.
     assert refresh(keycloak_mock, first["refresh_token"]).status_code == 200
 
@@ -218,9 +266,13 @@ def test_kid_and_sub_are_stable_across_restarts() -> None:
     for _ in range(2):
         with MockServer(MockConfig(port=0)) as server:
             body = login(server).json()
-            runs.append((jwt.get_unverified_header(body["access_token"])["kid"],
-                         unverified(body["access_token"])["sub"],
-                         jwt.get_unverified_header(body["refresh_token"])["kid"]))
+            runs.append(
+                (
+                    jwt.get_unverified_header(body["access_token"])["kid"],
+                    unverified(body["access_token"])["sub"],
+                    jwt.get_unverified_header(body["refresh_token"])["kid"],
+                )
+            )
     assert runs[0] == runs[1]
 
 
