@@ -8,6 +8,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import limits
 from .clock import Clock
 from .config import MockConfig, RealmConfig
 from .errors import OAuthError
@@ -16,9 +17,8 @@ from .keys import SigningKey, load_signing_key
 from .state import MockState
 from .views import discovery, health, token
 
-#: Forms are tiny; Keycloak's own limit is far above anything a real client sends.
-MAX_BODY_BYTES = 64 * 1024
-MAX_FORM_PARTS = 100
+#: Kept for importers; the limits themselves live in ``limits.py``.
+MAX_BODY_BYTES = limits.MAX_BODY_BYTES
 
 
 def create_app(
@@ -35,7 +35,7 @@ def create_app(
     state = MockState(realms, signing_key, clock or Clock())
 
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_PARTS=MAX_FORM_PARTS)
+    limits.install(app)
     app.extensions[EXTENSION_KEY] = {"config": config, "state": state}
     # Trust X-Forwarded-* so one container answers with the right issuer behind a proxy.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)  # type: ignore[method-assign]
@@ -67,7 +67,8 @@ def _register_error_handlers(app: Flask) -> None:
                 "error": "invalid_request",
                 "error_description": "Request body too large",
             }
-            return json_response(body, 413, {"Connection": "close"})
+            # No "Connection: close": the body was drained (limits.py), and the server decides.
+            return json_response(body, 413)
         if isinstance(error, MethodNotAllowed):
             return json_response({"error": "HTTP 405 Method Not Allowed"}, 405)
         if isinstance(error, NotFound):

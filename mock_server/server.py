@@ -11,13 +11,16 @@ import logging
 import socket
 import threading
 from types import TracebackType
+from typing import Any
 
 from flask import Flask
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_app, mock_state
 from .config import MockConfig
 from .state import MockState
+from .tokens import compact_json
 
 _log = logging.getLogger("mock_server.requests")
 
@@ -41,8 +44,29 @@ class QuietRequestHandler(WSGIRequestHandler):
     """Logs method, path and status only: query strings may carry tokens."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = self.path.split("?", 1)[0]
-        _log.info('"%s %s" %s', self.command, path, code)
+        # A request line that could not be parsed leaves no ``path`` (http.server sets it later).
+        path = getattr(self, "path", "").split("?", 1)[0]
+        _log.info('"%s %s" %s', getattr(self, "command", None) or "-", path, code)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        # http.server's messages quote the raw request line, query string (and token) included.
+        _log.warning("rejected a request: %s", format.split(" %", 1)[0])
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What http.server refuses itself (bad request line, header lines over 64 KiB, too many
+        headers) as JSON like the app's errors, instead of an HTML page that echoes the input."""
+        body = compact_json({"error": f"HTTP {code} {HTTP_STATUS_CODES.get(code, 'Error')}"})
+        if self.request_version == "HTTP/0.9":
+            # Unparsable request line: http.server would send the body without a status line.
+            self.request_version = "HTTP/1.0"
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+        self.close_connection = True
 
 
 class MockServer:

@@ -1,0 +1,143 @@
+"""Request limits: whatever a client sends, it gets a clear 4xx quickly, never a hang or a reset.
+
+The numbers follow the Quarkus HTTP layer that Keycloak runs on (``quarkus.http.limits.*``):
+request line 4096 bytes, all headers together 20 KiB, at most 256 form fields.  The body limit is
+the mock's own and far lower than Keycloak's 10 MiB: no OAuth form is anywhere near 64 KiB, and a
+small limit keeps a misbehaving client from making the mock buffer megabytes per thread.
+
+The checks live in the app, not in the HTTP server, so they hold under werkzeug's server (tests,
+``keycloak-mock``) and gunicorn (the container) alike.  What the app cannot see because the server
+refuses first (werkzeug: header lines over 64 KiB; gunicorn: its ``limit_request_*`` settings) is
+still a 4xx, from the server.
+
+An over-long body is *read and discarded* before the 413 is sent, up to ``DRAIN_LIMIT``: a server
+that closes a socket with unread data in it makes the kernel send a reset, and the client then
+sees "connection reset" instead of the 413.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import IO, Any
+from urllib.parse import parse_qsl
+
+from flask import Flask, Request, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
+from werkzeug.http import HTTP_STATUS_CODES
+
+from .errors import InvalidRequest
+from .http import json_response
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 256
+MAX_REQUEST_LINE = 4096
+MAX_HEADER_BYTES = 20 * 1024
+#: An over-long body up to this size is drained so that the client reads the 413; beyond it the
+#: server just closes (a client that sends that much is not an OAuth client).
+DRAIN_LIMIT = 32 * 1024 * 1024
+_DRAIN_SECONDS = 5.0
+_CHUNK = 64 * 1024
+
+
+class UriTooLong(HTTPException):
+    code = 414
+
+
+class HeadersTooLarge(HTTPException):
+    code = 431
+
+
+class LenientFormParser(FormDataParser):
+    """Parses url-encoded forms the way Keycloak's Java stack does, and counts the fields.
+
+    werkzeug decodes the body as strict UTF-8 and, on a single bad byte, silently returns an empty
+    form, so a client would be told ``Missing form parameter: grant_type`` about a form that has
+    one.  Java replaces undecodable bytes with U+FFFD and carries on; so do we.
+    """
+
+    def _parse_urlencoded(
+        self,
+        stream: IO[bytes],
+        mimetype: str,
+        content_length: int | None,
+        options: dict[str, str],
+    ) -> tuple[IO[bytes], MultiDict[str, Any], MultiDict[str, Any]]:
+        raw = stream.read()
+        if content_length is None and len(raw) >= MAX_BODY_BYTES:
+            # A chunked body: werkzeug's stream stops at the limit without saying so, and parsing
+            # the cut-off form would answer as if fields were missing.  What is left can be read
+            # to its end (the server de-chunks it), so drain it and refuse.
+            discard_body(request.environ)
+            raise RequestEntityTooLarge()
+        text = raw.decode("utf-8", "replace")
+        # A field is a non-empty '&'-separated part, as parse_qsl counts them.
+        if sum(1 for part in text.split("&") if part) > MAX_FORM_FIELDS:
+            raise InvalidRequest("Too many form parameters")
+        items = parse_qsl(text, keep_blank_values=True, errors="replace")
+        return stream, self.cls(items), self.cls()
+
+
+class LimitedRequest(Request):
+    form_data_parser_class = LenientFormParser
+
+
+def install(app: Flask) -> None:
+    """Apply the limits to ``app`` (called by ``create_app``)."""
+    app.request_class = LimitedRequest
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_PARTS=MAX_FORM_FIELDS)
+    app.before_request(_check_request_size)
+    app.register_error_handler(UriTooLong, _limit_error)
+    app.register_error_handler(HeadersTooLarge, _limit_error)
+
+
+def _limit_error(error: HTTPException) -> Any:
+    code = error.code or 400
+    return json_response({"error": f"HTTP {code} {HTTP_STATUS_CODES[code]}"}, code)
+
+
+def _check_request_size() -> None:
+    environ = request.environ
+    uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.full_path
+    request_line = len(request.method) + len(uri) + len(environ.get("SERVER_PROTOCOL", "")) + 2
+    if request_line > MAX_REQUEST_LINE:
+        raise UriTooLong()
+    header_bytes = sum(len(name) + len(value) + 4 for name, value in request.headers.items())
+    if header_bytes > MAX_HEADER_BYTES:
+        raise HeadersTooLarge()
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        discard_body(environ)
+        raise RequestEntityTooLarge()
+
+
+def discard_body(environ: dict[str, Any]) -> None:
+    """Read what is left of the request body and throw it away, within bounds.
+
+    Reads at most the declared ``Content-Length`` (reading past it would block on a keep-alive
+    socket), or up to the end of a chunked body the server has de-chunked.  Stops at
+    ``DRAIN_LIMIT`` bytes or after ``_DRAIN_SECONDS``.
+    """
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return
+    try:
+        declared = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        return
+    if declared < 0 and not environ.get("wsgi.input_terminated"):
+        return
+    if declared > DRAIN_LIMIT:
+        return
+    remaining = declared if declared >= 0 else DRAIN_LIMIT
+    deadline = time.monotonic() + _DRAIN_SECONDS
+    try:
+        while remaining > 0 and time.monotonic() < deadline:
+            chunk = stream.read(min(_CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+    except (OSError, ValueError):
+        # The client went away or sent a broken chunk: nothing left to protect.
+        return
