@@ -15,7 +15,7 @@ from .errors import OAuthError
 from .http import EXTENSION_KEY, SECURITY_HEADERS, json_response
 from .keys import SigningKey, load_signing_key
 from .state import MockState
-from .views import discovery, health, token
+from .views import discovery, health, sessions, token
 
 #: Kept for importers; the limits themselves live in ``limits.py``.
 MAX_BODY_BYTES = limits.MAX_BODY_BYTES
@@ -44,6 +44,7 @@ def create_app(
     app.register_blueprint(token.blueprint)
     app.register_blueprint(discovery.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(sessions.blueprint)
     _register_error_handlers(app)
     app.after_request(_finish_response)
     return app
@@ -87,6 +88,8 @@ def _finish_response(response: Response) -> Response:
     for name, value in g.get("response_headers", {}).items():
         response.headers.setdefault(name, value)
     if request.url_rule is not None and request.path.startswith("/realms/"):
+        omitted = g.get("omitted_security_headers", ())
         for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+            if name not in omitted:
+                response.headers.setdefault(name, value)
     return response

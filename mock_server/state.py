@@ -6,7 +6,8 @@ happens outside it (cryptography releases the GIL while it signs, so threads ove
 
 Sessions follow Keycloak's rules: a session is valid while ``last_refresh + idle > now`` and
 ``started + max > now`` (whole seconds).  Expired sessions are purged on a timer driven by
-incoming logins, so memory stays bounded under any traffic.
+incoming logins, so memory stays bounded under any traffic.  Revoked access-token ids are kept
+only until the token would have expired anyway, and purged on the same timer.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class MockState:
         self.signing_keys: list[SigningKey] = [signing_key]
         self._refresh_keys: dict[tuple[str, str | None], HmacKey] = {}
         self._last_purge = 0
+        #: ``jti`` of revoked access tokens -> the second after which the entry can go.
+        self.revoked_access_tokens: dict[str, int] = {}
         self.reset_listeners: list[Callable[[], None]] = []
 
     # -- realms ---------------------------------------------------------------------------
@@ -129,12 +132,27 @@ class MockState:
                 del self.sessions[sid]
             return len(doomed)
 
+    # -- revoked access tokens ------------------------------------------------------------
+    def revoke_access_token(self, token_id: str, exp: int, now: int) -> None:
+        """Remember a revoked access token for ``max(exp - now + 1, 10)`` s, as Keycloak does."""
+        with self.lock:
+            self.revoked_access_tokens[token_id] = now + max(exp - now + 1, 10)
+            if now - self._last_purge >= _PURGE_INTERVAL_SECONDS:
+                self._purge(now)
+
+    def is_access_token_revoked(self, token_id: str, now: int) -> bool:
+        with self.lock:
+            until = self.revoked_access_tokens.get(token_id)
+            return until is not None and until >= now
+
     def purge_expired(self) -> int:
         with self.lock:
             return self._purge(self.clock.seconds())
 
     def _purge(self, now: int) -> int:
         self._last_purge = now
+        for token_id in [t for t, until in self.revoked_access_tokens.items() if until < now]:
+            del self.revoked_access_tokens[token_id]
 
         def expired(session: UserSession) -> bool:
             realm = self.realms.get(session.realm)
@@ -148,6 +166,7 @@ class MockState:
         with self.lock:
             self.realms = dict(self._pristine_realms)
             self.sessions.clear()
+            self.revoked_access_tokens.clear()
             self.signing_keys = [self._pristine_key]
             self._last_purge = 0
             self.clock.reset()
