@@ -17,7 +17,9 @@ import signal
 import sys
 import types
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn, get_type_hints
+from typing import Any, NoReturn, TextIO, get_type_hints
+
+from flask import Flask
 
 from .app import create_app, mock_state
 from .config import MockConfig
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Mock of finAPI Demobank's Keycloak (token endpoint, JWKS, discovery). "
         "A development tool: never use it to guard real data.",
         epilog=f"Every option can also be set with an env var: {ENV_PREFIX}<OPTION>, "
-        f"e.g. {env_var('port')}=9000.",
+        f"e.g. {env_var('port')}=9000. `{PROG} healthcheck --help`: check a running mock.",
     )
     for field in dataclasses.fields(MockConfig):
         kind = _field_type(field)
@@ -144,6 +146,11 @@ def _raise_keyboard_interrupt(signum: int, frame: types.FrameType | None) -> Non
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``keycloak-mock`` and ``python -m mock_server``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["healthcheck"]:
+        from . import healthcheck
+
+        return healthcheck.main(args[1:], os.environ)
     try:
         config = config_from(argv, os.environ)
         validate(config)
@@ -154,15 +161,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        print(f"{PROG}: error: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
+        print(
+            f"{PROG}: error: cannot listen on {config.host}:{config.port}: {reason}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    base = config.issuer_url or f"http://{_url_host(config.host)}:{server.port}"
-    print(f"{PROG}: MOCK Keycloak for development and tests only; never use it to guard real data.")
-    for realm in mock_state(app).realms.values():
-        print(f"{PROG}: realm {realm.realm}: {base.rstrip('/')}/realms/{realm.realm}/protocol/openid-connect/token")
-    sys.stdout.flush()
+    announce(app, config.issuer_url or f"http://{url_host(config.host)}:{server.port}")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -173,7 +179,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _url_host(host: str) -> str:
+def announce(app: Flask, base: str, file: TextIO | None = None) -> None:
+    """The start-up banner: a warning and each realm's token URL."""
+    out = file or sys.stdout
+    print(
+        f"{PROG}: MOCK Keycloak for development and tests only; never use it to guard real data.",
+        file=out,
+    )
+    for realm in mock_state(app).realms.values():
+        token_url = f"{base.rstrip('/')}/realms/{realm.realm}/protocol/openid-connect/token"
+        print(f"{PROG}: realm {realm.realm}: {token_url}", file=out)
+    out.flush()
+
+
+def url_host(host: str) -> str:
+    """``host`` as a client would write it in a URL (a wildcard bind means loopback)."""
     if host in ("0.0.0.0", "::"):  # noqa: S104 - only used to print a reachable URL
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host

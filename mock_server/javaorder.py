@@ -8,6 +8,7 @@ comparable with a real server's; the order is deterministic because ``String.has
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 _DEFAULT_CAPACITY = 16
@@ -28,7 +29,13 @@ def java_hash_order(keys: Iterable[str]) -> list[str]:
     Keys are inserted in the given order; colliding keys keep insertion order within a bucket,
     which is what Java's linked bins do for the small sets Keycloak builds.
     """
-    unique = list(dict.fromkeys(keys))
+    return list(_hash_order(tuple(dict.fromkeys(keys))))
+
+
+@functools.lru_cache(maxsize=1024)
+def _hash_order(unique: tuple[str, ...]) -> tuple[str, ...]:
+    # Cached: every token orders the same few key sets (claim names, role names), and hashing
+    # them in Python was ~8 % of a password grant.  Bounded, as the sets come from the config.
     capacity = _DEFAULT_CAPACITY
     while len(unique) > capacity * _LOAD_FACTOR:
         capacity *= 2
@@ -37,7 +44,7 @@ def java_hash_order(keys: Iterable[str]) -> list[str]:
         h = java_string_hash(key) & 0xFFFFFFFF
         spread = h ^ (h >> 16)
         buckets.setdefault(spread & (capacity - 1), []).append(key)
-    return [key for index in sorted(buckets) for key in buckets[index]]
+    return tuple(key for index in sorted(buckets) for key in buckets[index])
 
 
 def _utf16_units(value: str) -> Iterable[int]:

@@ -1,0 +1,52 @@
+# syntax=docker/dockerfile:1
+# Mock of finAPI Demobank's Keycloak for CI pipelines and local development.
+# NEVER use it to guard real data: its default signing key is public (TEST-ONLY).
+#
+#   docker build -t demobank-keycloak-mock .
+#   docker run --rm -p 8080:8080 demobank-keycloak-mock
+#
+# Configuration: KEYCLOAK_MOCK_* env vars (the same as keycloak-mock's flags) and a realm file
+# mounted read-only, e.g. -v ./fixtures:/fixtures:ro -e KEYCLOAK_MOCK_CONFIG=/fixtures/realms.json
+
+ARG PYTHON_IMAGE=python:3.12-slim-bookworm
+
+# --- build the wheel (the image ships what `pip install` ships, nothing from the work tree) ---
+FROM ${PYTHON_IMAGE} AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY mock_server ./mock_server
+COPY client ./client
+RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
+# --- runtime ---
+FROM ${PYTHON_IMAGE}
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+COPY --from=build /wheels /wheels
+# The wheel is the one built above; its dependencies are resolved from pyproject's ranges.
+# hadolint ignore=DL3013
+RUN set -eu; \
+    wheel="$(ls /wheels/*.whl)"; \
+    python -m pip install "${wheel}[container]"; \
+    python -m pip check; \
+    rm -rf /wheels; \
+    useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin keycloak-mock
+
+# Inside the container the mock must listen on every interface; the CLI refuses a non-loopback
+# host unless told so explicitly.
+ENV KEYCLOAK_MOCK_HOST=0.0.0.0 \
+    KEYCLOAK_MOCK_PORT=8080 \
+    KEYCLOAK_MOCK_ALLOW_REMOTE=true
+
+USER 10001:10001
+EXPOSE 8080
+
+# No curl in a slim image: the package's own probe asks /health/ready on KEYCLOAK_MOCK_PORT.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["keycloak-mock", "healthcheck"]
+
+# gunicorn as PID 1 handles SIGTERM itself: requests in flight finish, then it exits (<= 3 s).
+STOPSIGNAL SIGTERM
+CMD ["gunicorn", "--config", "python:mock_server.gunicorn_conf", "mock_server.wsgi:app_from_env()"]

@@ -1,0 +1,52 @@
+"""gunicorn settings for the container: ``gunicorn --config python:mock_server.gunicorn_conf ...``.
+
+One worker process with threads, on purpose.  Sessions, the clock, rotated keys and scripted
+faults live in the memory of the process that serves the request; with two worker processes a
+refresh token minted by one would be "Session not active" at the other, and a ``freeze`` sent
+through the control API would stop only half the clocks.  One process keeps the state consistent,
+and threads still overlap where the time goes: OpenSSL releases the GIL while it signs.  The
+benchmark (``benchmarks/run.py``) measured this setup against the alternatives; README's
+"Container" section has the figures.
+
+The bind address comes from ``KEYCLOAK_MOCK_HOST``/``KEYCLOAK_MOCK_PORT`` through the CLI's
+parser and checks, so the container honours exactly the options ``keycloak-mock`` documents (a
+non-loopback host needs ``KEYCLOAK_MOCK_ALLOW_REMOTE=true``, which the image sets).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from mock_server.cli import EXIT_USAGE, PROG, config_from, validate
+from mock_server.errors import ConfigError
+
+try:
+    _config = config_from([], os.environ)
+    validate(_config)
+except ConfigError as _exc:
+    print(f"{PROG}: error: {_exc}", file=sys.stderr, flush=True)
+    raise SystemExit(EXIT_USAGE) from None
+
+_host = f"[{_config.host}]" if ":" in _config.host else _config.host
+bind = [f"{_host}:{_config.port}"]
+
+workers = 1
+worker_class = "gthread"
+#: Requests in flight at once.  Signing is the only long step and it releases the GIL, so a
+#: few threads per core are enough; idle keep-alive connections do not hold a thread.
+threads = 8
+#: Build the app in the arbiter, before forking: a bad realm file stops the server with the
+#: one-line error instead of a worker that fails to boot again and again.
+preload_app = True
+#: SIGTERM: finish requests in flight, then stop; CI jobs should not wait 30 s for a mock.
+graceful_timeout = 3
+keepalive = 5
+#: No access log: query strings can carry tokens.  Errors still go to stderr.
+accesslog = None
+errorlog = "-"
+loglevel = "warning"
+#: The worker heartbeat file: on tmpfs where there is one, as Docker's overlay file system
+#: can stall it (gunicorn's deployment docs).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs, not a temp file
+proc_name = "keycloak-mock"
