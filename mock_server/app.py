@@ -13,6 +13,7 @@ from .clock import Clock
 from .config import MockConfig, RealmConfig
 from .errors import OAuthError
 from .http import EXTENSION_KEY, SECURITY_HEADERS, json_response
+from .instrument import install as install_test_hooks
 from .keys import SigningKey, load_signing_key
 from .state import MockState
 from .views import discovery, health, sessions, token
@@ -46,6 +47,8 @@ def create_app(
     app.register_blueprint(health.blueprint)
     app.register_blueprint(sessions.blueprint)
     _register_error_handlers(app)
+    # Test hooks (faults, request log, error capture) and the /_mock control API.
+    install_test_hooks(app, config, state)
     app.after_request(_finish_response)
     return app
 

@@ -207,6 +207,15 @@ class MockConfig:
         default=False,
         metadata={"help": "allow binding a non-loopback host (the mock must not guard real data)"},
     )
+    disable_control_api: bool = field(
+        default=False,
+        metadata={"help": "do not serve the test control API under /_mock"},
+    )
+    admin_token: str | None = field(
+        default=None,
+        repr=False,
+        metadata={"help": "bearer token the control API requires (prefer the env var)"},
+    )
 
     def realms(self) -> tuple[RealmConfig, ...]:
         """The realms to serve: the realm file's, or the embedded default, with overrides applied."""

@@ -1,0 +1,353 @@
+"""The HTTP control API under ``/_mock``: the handle's controls for a mock in another process.
+
+JSON in and out, camelCase like Keycloak's admin API.  Outside Keycloak's paths on purpose, so no
+client can mistake it for Keycloak.  Off with ``--disable-control-api``; with ``--admin-token``
+(env ``KEYCLOAK_MOCK_ADMIN_TOKEN``) every call needs ``Authorization: Bearer <token>``.
+Errors answer ``{"error": ..., "error_description": ...}`` with 400, 401, 404 or 409.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from ..controls import REALM_SETTINGS, USER_SETTINGS, ControlError, Controls, controls_of
+from ..errors import MockServerError
+from ..faults import error_rate_from_json, fault_from_json
+from ..http import json_response, mock_config
+
+PREFIX = "/_mock"
+blueprint = Blueprint("control", __name__, url_prefix=PREFIX)
+_JSON_TO_REALM = {key: attribute for attribute, key in REALM_SETTINGS.items()}
+_JSON_TO_USER = {key: attribute for attribute, key in USER_SETTINGS.items()}
+_REQUEST_FILTERS = {
+    "endpoint": "endpoint",
+    "grantType": "grant_type",
+    "realm": "realm",
+    "clientId": "client_id",
+    "username": "username",
+    "status": "status",
+}
+
+
+@blueprint.before_request
+def _require_admin_token() -> Response | None:
+    expected = mock_config().admin_token
+    if not expected:
+        return None
+    given = request.headers.get("Authorization", "")
+    scheme, _, token = given.partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), expected.encode()
+    ):
+        return None
+    return json_response(
+        {
+            "error": "unauthorized",
+            "error_description": "the control API needs Authorization: Bearer <admin token>",
+        },
+        401,
+        {"WWW-Authenticate": 'Bearer realm="keycloak-mock-control"'},
+    )
+
+
+@blueprint.errorhandler(MockServerError)
+def _control_error(error: MockServerError) -> Response:
+    if isinstance(error, ControlError):
+        body = {"error": error.error, "error_description": error.message}
+        return json_response(body, error.status)
+    return json_response({"error": "invalid_request", "error_description": str(error)}, 400)
+
+
+def _controls() -> Controls:
+    # The real app, not the proxy: ``Controls`` is cached per app and outlives this request.
+    return controls_of(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+def _body() -> dict[str, Any]:
+    """The JSON object sent, ``{}`` for an empty body; anything else is a 400."""
+    if not request.get_data(cache=True):
+        return {}
+    document = request.get_json(force=True, silent=True)
+    if not isinstance(document, dict):
+        raise ControlError("the request body must be a JSON object")
+    return document
+
+
+def _field(
+    body: dict[str, Any], name: str, kind: type | tuple[type, ...], *, required: bool = False
+) -> Any:
+    if name not in body or body[name] is None:
+        if required:
+            raise ControlError(f"{name}: required")
+        return None
+    value = body[name]
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise ControlError(f"{name}: wrong type")
+    if not isinstance(value, kind):
+        raise ControlError(f"{name}: wrong type")
+    return value
+
+
+def _only(body: dict[str, Any], *names: str) -> None:
+    unknown = sorted(set(body) - set(names))
+    if unknown:
+        raise ControlError(f"unknown field {unknown[0]!r}; known: {', '.join(names) or 'none'}")
+
+
+def _renamed(body: dict[str, Any], table: dict[str, str], what: str) -> dict[str, Any]:
+    unknown = sorted(set(body) - set(table))
+    if unknown:
+        raise ControlError(f"unknown {what} {unknown[0]!r}; known: {', '.join(sorted(table))}")
+    return {table[key]: value for key, value in body.items()}
+
+
+# -- overview and reset ---------------------------------------------------------------------
+@blueprint.route("", methods=["GET"])
+def overview() -> Response:
+    controls = _controls()
+    return json_response(
+        {
+            "realms": [r["realm"] for r in controls.realms()],
+            "time": controls.time(),
+            "endpoints": controls.endpoints(),
+        }
+    )
+
+
+@blueprint.route("/reset", methods=["POST"])
+def reset() -> Response:
+    _controls().reset()
+    return json_response({"reset": True})
+
+
+# -- time -----------------------------------------------------------------------------------
+@blueprint.route("/time", methods=["GET"])
+def time_now() -> Response:
+    return json_response(_controls().time())
+
+
+@blueprint.route("/time/advance", methods=["POST"])
+def advance() -> Response:
+    body = _body()
+    _only(body, "seconds")
+    return json_response(_controls().advance(_field(body, "seconds", (int, float), required=True)))
+
+
+@blueprint.route("/time/freeze", methods=["POST"])
+def freeze() -> Response:
+    body = _body()
+    _only(body, "at")
+    return json_response(_controls().freeze(_field(body, "at", (int, float))))
+
+
+@blueprint.route("/time/unfreeze", methods=["POST"])
+def unfreeze() -> Response:
+    _only(_body())
+    return json_response(_controls().unfreeze())
+
+
+@blueprint.route("/time/expire-access-tokens", methods=["POST"])
+def expire_access_tokens() -> Response:
+    body = _body()
+    _only(body, "realm")
+    return json_response(_controls().expire_access_tokens(_field(body, "realm", str)))
+
+
+@blueprint.route("/time/expire-sessions", methods=["POST"])
+def expire_sessions() -> Response:
+    body = _body()
+    _only(body, "realm")
+    return json_response(_controls().expire_sessions(_field(body, "realm", str)))
+
+
+# -- realms ---------------------------------------------------------------------------------
+@blueprint.route("/realms", methods=["GET"])
+def list_realms() -> Response:
+    return json_response({"realms": _controls().realms()})
+
+
+@blueprint.route("/realms", methods=["POST"])
+def add_realm() -> Response:
+    return json_response(_controls().add_realm(_body()), 201)
+
+
+@blueprint.route("/realms/<realm>", methods=["GET"])
+def get_realm(realm: str) -> Response:
+    return json_response(_controls().realm(realm))
+
+
+@blueprint.route("/realms/<realm>", methods=["PATCH"])
+def update_realm(realm: str) -> Response:
+    body = _body()
+    attributes = body.pop("attributes", None)
+    changes = _renamed(body, _JSON_TO_REALM, "realm setting")
+    if attributes is not None:
+        if not isinstance(attributes, dict):
+            raise ControlError("attributes: must be an object")
+        changes.update(attributes)
+    return json_response(_controls().update_realm(realm, changes))
+
+
+@blueprint.route("/realms/<realm>", methods=["DELETE"])
+def remove_realm(realm: str) -> Response:
+    return json_response({"sessionsEnded": _controls().remove_realm(realm)})
+
+
+@blueprint.route("/realms/<realm>/not-before", methods=["POST"])
+def push_not_before(realm: str) -> Response:
+    _only(_body())
+    return json_response({"notBefore": _controls().push_not_before(realm)})
+
+
+# -- users ----------------------------------------------------------------------------------
+@blueprint.route("/realms/<realm>/users", methods=["GET"])
+def list_users(realm: str) -> Response:
+    return json_response({"users": _controls().users(realm)})
+
+
+@blueprint.route("/realms/<realm>/users", methods=["POST"])
+def add_user(realm: str) -> Response:
+    return json_response(_controls().add_user(realm, _body()), 201)
+
+
+@blueprint.route("/realms/<realm>/users/<username>", methods=["GET"])
+def get_user(realm: str, username: str) -> Response:
+    return json_response(_controls().user(realm, username))
+
+
+@blueprint.route("/realms/<realm>/users/<username>", methods=["PATCH"])
+def update_user(realm: str, username: str) -> Response:
+    changes = _renamed(_body(), _JSON_TO_USER, "user field")
+    return json_response(_controls().update_user(realm, username, changes))
+
+
+@blueprint.route("/realms/<realm>/users/<username>", methods=["DELETE"])
+def remove_user(realm: str, username: str) -> Response:
+    return json_response({"sessionsEnded": _controls().remove_user(realm, username)})
+
+
+@blueprint.route("/realms/<realm>/users/<username>/password", methods=["PUT"])
+def set_password(realm: str, username: str) -> Response:
+    body = _body()
+    _only(body, "value", "temporary")
+    value = _field(body, "value", str, required=True)
+    temporary = _field(body, "temporary", bool) or False
+    return json_response(_controls().set_password(realm, username, value, temporary=temporary))
+
+
+# -- sessions -------------------------------------------------------------------------------
+@blueprint.route("/sessions", methods=["GET"])
+def list_sessions() -> Response:
+    args = request.args
+    return json_response(
+        {"sessions": _controls().sessions(args.get("realm"), args.get("username"))}
+    )
+
+
+@blueprint.route("/sessions", methods=["DELETE"])
+def end_sessions() -> Response:
+    args = request.args
+    return json_response(
+        {"ended": _controls().end_sessions(args.get("realm"), args.get("username"))}
+    )
+
+
+@blueprint.route("/sessions/<session_id>", methods=["DELETE"])
+def end_session(session_id: str) -> Response:
+    _controls().end_session(session_id)
+    return json_response({"ended": 1})
+
+
+# -- keys -----------------------------------------------------------------------------------
+@blueprint.route("/keys", methods=["GET"])
+def list_keys() -> Response:
+    return json_response({"keys": _controls().signing_keys()})
+
+
+@blueprint.route("/keys/rotate", methods=["POST"])
+def rotate_key() -> Response:
+    body = _body()
+    _only(body, "privateKeyPem")
+    return json_response(_controls().rotate_signing_key(_field(body, "privateKeyPem", str)))
+
+
+@blueprint.route("/keys", methods=["DELETE"])
+def drop_old_keys() -> Response:
+    return json_response({"keys": _controls().drop_old_signing_keys()})
+
+
+@blueprint.route("/keys/<kid>", methods=["DELETE"])
+def drop_key(kid: str) -> Response:
+    return json_response({"keys": _controls().drop_signing_key(kid)})
+
+
+# -- faults ---------------------------------------------------------------------------------
+@blueprint.route("/faults", methods=["GET"])
+def list_faults() -> Response:
+    return json_response(_controls().list_faults())
+
+
+@blueprint.route("/faults", methods=["POST"])
+def add_fault() -> Response:
+    return json_response(_controls().add_fault(fault_from_json(_body())), 201)
+
+
+@blueprint.route("/faults", methods=["DELETE"])
+def clear_faults() -> Response:
+    _controls().clear_faults()
+    return json_response(_controls().list_faults())
+
+
+@blueprint.route("/faults/error-rate", methods=["PUT"])
+def set_error_rate() -> Response:
+    rate = error_rate_from_json(_body())
+    return json_response({"errorRate": _controls().set_error_rate(rate)})
+
+
+@blueprint.route("/faults/error-rate", methods=["DELETE"])
+def clear_error_rate() -> Response:
+    return json_response({"errorRate": _controls().set_error_rate(None)})
+
+
+# -- request log and server errors ---------------------------------------------------------
+@blueprint.route("/requests", methods=["GET"])
+def list_requests() -> Response:
+    filters: dict[str, Any] = {}
+    for key, value in request.args.items():
+        if key not in _REQUEST_FILTERS:
+            raise ControlError(f"unknown filter {key!r}; known: {', '.join(_REQUEST_FILTERS)}")
+        if key == "status":
+            if not value.isdigit():
+                raise ControlError("status: must be an integer")
+            filters["status"] = int(value)
+        else:
+            filters[_REQUEST_FILTERS[key]] = value
+    controls = _controls()
+    records = controls.requests(**filters)
+    return json_response(
+        {
+            "count": len(records),
+            "requests": [r.to_json() for r in records],
+            "counters": controls.counters(),
+        }
+    )
+
+
+@blueprint.route("/requests", methods=["DELETE"])
+def clear_requests() -> Response:
+    _controls().clear_requests()
+    return json_response({"count": 0, "requests": [], "counters": {}})
+
+
+@blueprint.route("/errors", methods=["GET"])
+def list_errors() -> Response:
+    return json_response({"errors": [e.to_json() for e in _controls().server_errors()]})
+
+
+@blueprint.route("/errors", methods=["DELETE"])
+def take_errors() -> Response:
+    """Read and clear in one step, so an error is reported to exactly one test."""
+    return json_response({"errors": [e.to_json() for e in _controls().take_server_errors()]})
