@@ -7,7 +7,9 @@ answers the next requests of a path itself (a 503, a slow answer) before letting
 
 from __future__ import annotations
 
+import contextlib
 import io
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +32,8 @@ class Call:
     path: str
     grant_type: str | None
     authorization: str | None
+    #: Request body of resource calls (``/demobank``); token calls' bodies hold secrets, not kept.
+    body: bytes | None
 
 
 class Wiretap:
@@ -45,15 +49,22 @@ class Wiretap:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
+        if length:
+            body = environ["wsgi.input"].read(length)
+        elif environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream for us
+            body = environ["wsgi.input"].read()
+        else:
+            body = b""
         environ["wsgi.input"] = io.BytesIO(body)
         form = dict(parse_qsl(body.decode("utf-8", "replace")))
         path = environ.get("PATH_INFO", "")
+        kept = body if path.startswith("/demobank") else None
         call = Call(
             environ["REQUEST_METHOD"],
             path,
             form.get("grant_type"),
             environ.get("HTTP_AUTHORIZATION"),
+            kept,
         )
         fault = None
         with self._lock:
@@ -80,6 +91,10 @@ class Wiretap:
     def paths(self) -> list[str]:
         with self._lock:
             return [c.path for c in self.calls]
+
+    def calls_to(self, path: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.path == path]
 
     def clear(self) -> None:
         with self._lock:
@@ -164,3 +179,64 @@ def run_threads(count: int, target: Callable[[], Any]) -> list[Any]:
 def chunks(data: bytes, size: int = 4) -> Iterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
+
+
+class DroppingProxy:
+    """A TCP proxy to ``upstream`` that closes the first ``drop`` connections unanswered.
+
+    A connection closed right after accept looks to the client exactly like a server or load
+    balancer that died mid-request: the request was sent and no response came back.
+    """
+
+    def __init__(self, upstream_port: int, drop: int) -> None:
+        self.upstream_port = upstream_port
+        self.drop = drop
+        self.accepted = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._sockets: list[socket.socket] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> DroppingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() on Linux
+        self._listener.close()
+        self._thread.join(5)
+        for sock in self._sockets:
+            sock.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            if self.accepted <= self.drop:
+                conn.recv(65536)  # let the request arrive, then hang up without a word
+                conn.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self._sockets += [conn, upstream]
+            for source, sink in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
