@@ -3,9 +3,16 @@
 from .app import create_app, mock_state
 from .clock import Clock
 from .config import ClientConfig, MockConfig, RealmConfig, UserConfig, default_realm
-from .errors import ConfigError, MockServerError, OAuthError, TokenVerificationError
+from .errors import (
+    ConfigError,
+    MockServerError,
+    OAuthError,
+    TokenExpired,
+    TokenVerificationError,
+)
 from .keys import SigningKey, load_signing_key
 from .server import MockServer
+from .verify import verify_access_token
 
 __all__ = [
     "ClientConfig",
@@ -17,10 +24,12 @@ __all__ = [
     "OAuthError",
     "RealmConfig",
     "SigningKey",
+    "TokenExpired",
     "TokenVerificationError",
     "UserConfig",
     "create_app",
     "default_realm",
     "load_signing_key",
     "mock_state",
+    "verify_access_token",
 ]

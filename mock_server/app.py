@@ -16,7 +16,7 @@ from .http import EXTENSION_KEY, SECURITY_HEADERS, json_response
 from .instrument import install as install_test_hooks
 from .keys import SigningKey, load_signing_key
 from .state import MockState
-from .views import discovery, health, sessions, token
+from .views import demobank, discovery, health, sessions, token
 
 #: Kept for importers; the limits themselves live in ``limits.py``.
 MAX_BODY_BYTES = limits.MAX_BODY_BYTES
@@ -46,6 +46,7 @@ def create_app(
     app.register_blueprint(discovery.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(sessions.blueprint)
+    app.register_blueprint(demobank.blueprint)
     _register_error_handlers(app)
     # Test hooks (faults, request log, error capture) and the /_mock control API.
     install_test_hooks(app, config, state)

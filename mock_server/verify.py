@@ -52,9 +52,11 @@ _DECODE_OPTIONS: Any = {
 
 
 class ServerLike(Protocol):
-    """What ``verify_access_token`` needs of a ``MockServer`` (a Protocol: no import cycle)."""
+    """What ``verify_access_token`` needs of a server handle (a Protocol: no import cycle).
 
-    config: MockConfig
+    ``MockServer`` and the pytest plugin's ``keycloak_mock`` handle both fit.  The issuer base is
+    taken from an ``issuer_base`` attribute, else ``config.issuer_url``, else ``url``.
+    """
 
     @property
     def state(self) -> MockState: ...
@@ -81,7 +83,7 @@ def verify_access_token(
 ) -> dict[str, Any]:
     """The claims of ``token`` if it is a valid access token of ``server``; else raise.
 
-    ``server`` is a running ``MockServer`` (for example the ``keycloak_mock`` fixture) or its
+    ``server`` is an in-process mock (``MockServer``, the ``keycloak_mock`` fixture) or its
     ``MockState``.  ``issuer_base`` is the URL your code reached the mock at (``iss`` follows the
     request URL, as in Keycloak); it defaults to the server's ``--issuer-url`` or its ``url`` and is
     required with a bare ``MockState``.  ``realm`` additionally pins the mandator.  ``now`` defaults
@@ -97,10 +99,20 @@ def verify_access_token(
     else:
         state = server.state
         if issuer_base is None:
-            issuer_base = server.config.issuer_url or server.url
+            issuer_base = _default_issuer_base(server)
     return check_access_token(
         token, state, issuer_base=issuer_base.rstrip("/"), realm=realm, now=now
     ).claims
+
+
+def _default_issuer_base(server: ServerLike) -> str:
+    handle_base = getattr(server, "issuer_base", None)
+    if isinstance(handle_base, str):
+        return handle_base
+    config: MockConfig | None = getattr(server, "config", None)
+    if config is not None and config.issuer_url:
+        return config.issuer_url
+    return server.url
 
 
 def check_access_token(

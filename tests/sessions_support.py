@@ -148,10 +148,11 @@ def signed_elsewhere(token: str, attacker_key: rsa.RSAPrivateKey, kid: str | Non
     return f"{signing_input.decode()}.{b64url(signature)}"
 
 
-def resign(server: MockServer, token: str, **changes: Any) -> str:
+def resign(server: MockServer, token: str, *, drop: tuple[str, ...] = (), **changes: Any) -> str:
     """A genuinely signed access token with ``changes``: what a confused issuer could produce."""
     header, claims, _ = parts(token)
     key = server.state.active_key
-    signing_input = encode(header, {**claims, **changes})
+    kept = {name: value for name, value in claims.items() if name not in drop}
+    signing_input = encode(header, {**kept, **changes})
     signature = RSAAlgorithm(RSAAlgorithm.SHA256).sign(signing_input.encode(), key.private_key)
     return f"{signing_input}.{b64url(signature)}"
