@@ -48,7 +48,9 @@ class UserSession:
 class MockState:
     """Everything that changes while the server runs."""
 
-    def __init__(self, realms: Iterable[RealmConfig], signing_key: SigningKey, clock: Clock) -> None:
+    def __init__(
+        self, realms: Iterable[RealmConfig], signing_key: SigningKey, clock: Clock
+    ) -> None:
         self.lock = threading.RLock()
         self.clock = clock
         self._pristine_realms = {realm.realm: realm for realm in realms}
@@ -96,7 +98,9 @@ class MockState:
         return key
 
     # -- sessions -------------------------------------------------------------------------
-    def create_session(self, realm: RealmConfig, user_id: str, client_id: str, now: int) -> UserSession:
+    def create_session(
+        self, realm: RealmConfig, user_id: str, client_id: str, now: int
+    ) -> UserSession:
         session = UserSession(
             id=str(uuid.uuid4()),
             realm=realm.realm,
@@ -117,7 +121,11 @@ class MockState:
     def live_session(self, realm: RealmConfig, session_id: str, now: int) -> UserSession | None:
         """The session if it exists, belongs to ``realm`` and has not timed out."""
         session = self.sessions.get(session_id)
-        if session is None or session.realm != realm.realm or not session_is_valid(realm, session, now):
+        if (
+            session is None
+            or session.realm != realm.realm
+            or not session_is_valid(realm, session, now)
+        ):
             return None
         return session
 
