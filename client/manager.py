@@ -38,7 +38,8 @@ class TokenManager:
     """Logs in with the password grant, refreshes before expiry, logs in again when needed.
 
     ``on_token`` is called with every new ``TokenSet`` (login and refresh), under the manager's
-    lock, so calls arrive in order; persist ``tokens.raw`` and ``tokens.received_at_epoch`` and
+    lock, so calls arrive in order (if it raises, the caller gets the exception and the new tokens
+    are kept); persist ``tokens.raw`` and ``tokens.received_at_epoch`` and
     pass ``TokenSet.restore(...)`` as ``tokens`` to resume in another process.  ``clock`` is the
     monotonic clock deadlines are measured on (tests pass a fake one).
     """

@@ -82,9 +82,8 @@ def post_form(
     try:
         response = session.post(url, data=dict(form), timeout=settings.timeout)
     except requests.RequestException as exc:
-        raise TransportError(
-            f"no answer from {url} after {settings.retries + 1} attempt(s): {_reason(exc)}"
-        ) from exc
+        # The retries already happened inside urllib3; this is the last attempt's failure.
+        raise TransportError(f"no answer from {url}: {_reason(exc)}") from exc
     _log.debug(
         "POST %s (%s) -> %s in %.3f s", url, grant, response.status_code, time.monotonic() - started
     )

@@ -132,7 +132,7 @@ def test_flags_win_over_env_vars(
         (
             ["--url", "http://127.0.0.1:9", "--timeout", "1"],
             "demobank-token: error: no answer from http://127.0.0.1:9/realms/customer/protocol/"
-            "openid-connect/token after 4 attempt(s): ConnectionRefusedError: "
+            "openid-connect/token: ConnectionRefusedError: "
             "[Errno 111] Connection refused",
         ),
     ],
