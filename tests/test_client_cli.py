@@ -171,3 +171,16 @@ def test_help_names_the_env_vars(capsys: pytest.CaptureFixture[str]) -> None:
         assert name in text
     assert "--json" in text
     assert "https://keycloak-finapi-general-live.finapi.io" in text
+
+
+def test_the_client_package_never_imports_the_mock() -> None:
+    """Users install the client against finAPI; it must not drag the mock (and flask) in."""
+    code = (
+        "import sys, client, client.cli, client.auth, client.decisions\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('mock_server', 'flask'))\n"
+        "print(loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == "[]\n"
