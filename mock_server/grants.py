@@ -23,6 +23,7 @@ from .tokens import (
     applied_scopes,
     finapi_fields,
     id_token_claims,
+    is_compact_jws,
     refresh_token_claims,
     scope_string,
     sign_hs512,
@@ -135,6 +136,8 @@ def refresh_grant(
 def decode_refresh_token(state: MockState, realm: RealmConfig, encoded: str) -> dict[str, Any]:
     """Verify the HS512 signature with the realm's key; anything unreadable is invalid."""
     key = state.refresh_key(realm)
+    if not is_compact_jws(encoded):
+        raise InvalidGrant(INVALID_REFRESH_TOKEN)
     try:
         header = jwt.get_unverified_header(encoded)
         if header.get("kid") != key.kid:

@@ -1,15 +1,18 @@
 """Build and sign Keycloak's tokens.  Pure: every function takes ``now`` and ids as arguments.
 
 Keycloak writes the JWS header by string concatenation,
-``{"alg":"RS256","typ" : "JWT","kid" : "…"}`` (note the spaces around two of the colons), so we build the header bytes ourselves and use PyJWT's
-algorithm objects only for the signature.  Claim order follows Keycloak's Jackson serialisation:
-fixed fields in declaration order, then the ``otherClaims`` hash map in Java hash order.
+``{"alg":"RS256","typ" : "JWT","kid" : "…"}`` (note the spaces around two of the colons), so we
+build the header bytes ourselves and use PyJWT's algorithm objects only for the signature.  Claim
+order follows Keycloak's Jackson serialisation: fixed fields in declaration order, then the
+``otherClaims`` hash map in Java hash order.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +40,28 @@ TOKEN_TYPE_ID = "ID"  # noqa: S105 - a `typ` value
 def jws_header(alg: str, kid: str) -> bytes:
     """The header exactly as Keycloak's JWSBuilder writes it."""
     return f'{{"alg":"{alg}","typ" : "JWT","kid" : "{kid}"}}'.encode("ascii")
+
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def is_compact_jws(token: str) -> bool:
+    """Whether ``token`` is three base64url segments in canonical form (RFC 7515: no padding).
+
+    Verifiers check this before any decoding, so that a token whose text was altered is refused
+    even where the decoded bytes would come out the same (an appended ``==``, stray bits in the
+    last character), whichever PyJWT version is installed.
+    """
+    segments = token.split(".")
+    if len(segments) != 3:
+        return False
+    for segment in segments:
+        if not _BASE64URL.fullmatch(segment) or len(segment) % 4 == 1:
+            return False
+        decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        if b64url(decoded) != segment:
+            return False
+    return True
 
 
 def compact_json(value: Any) -> bytes:

@@ -22,7 +22,7 @@ import jwt
 
 from .errors import TokenExpired, TokenVerificationError
 from .state import MockState
-from .tokens import TOKEN_TYPE_ACCESS
+from .tokens import TOKEN_TYPE_ACCESS, is_compact_jws
 
 if TYPE_CHECKING:
     from .config import MockConfig
@@ -151,6 +151,8 @@ def verify_rs256_signature(token: str, state: MockState) -> dict[str, Any]:
     """
     if not isinstance(token, str) or not token:
         raise TokenVerificationError("Malformed token: empty")
+    if not is_compact_jws(token):
+        raise TokenVerificationError("Malformed token: not a signed JWT")
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
