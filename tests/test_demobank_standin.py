@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -200,16 +201,65 @@ def test_issuer_follows_the_url_the_token_was_fetched_from(realms_server: MockSe
     )
 
 
-def test_stateless_like_a_resource_server_validating_locally(realms_server: MockServer) -> None:
-    """Logout ends the session for Keycloak, not for a JWT-validating resource: ``exp`` does."""
+def test_exp_is_inclusive(realms_server: MockServer) -> None:
     realms_server.state.clock.freeze()
     tokens = login(realms_server)
-    assert logout(realms_server, tokens["refresh_token"]).status_code == 204
-    assert demobank(realms_server, tokens["access_token"]).status_code == 200
     realms_server.state.clock.advance(900)
-    assert demobank(realms_server, tokens["access_token"]).status_code == 200  # exp is inclusive
+    assert demobank(realms_server, tokens["access_token"]).status_code == 200
     realms_server.state.clock.advance(1)
     assert demobank(realms_server, tokens["access_token"]).status_code == 401
+
+
+def _end_session(server: MockServer, tokens: dict[str, str]) -> None:
+    assert logout(server, tokens["refresh_token"]).status_code == 204
+
+
+def _revoke_access_token(server: MockServer, tokens: dict[str, str]) -> None:
+    response = requests.post(
+        f"{server.url}/realms/customer/protocol/openid-connect/revoke",
+        data={"client_id": "demobank-cli", "token": tokens["access_token"]},
+        timeout=10,
+    )
+    assert response.status_code == 200
+
+
+def _push_not_before(server: MockServer, tokens: dict[str, str]) -> None:
+    now = server.state.clock.seconds()
+    server.state.update_realm("customer", lambda r: dataclasses.replace(r, not_before=now + 1))
+
+
+def _disable_user(server: MockServer, tokens: dict[str, str]) -> None:
+    def disable(realm: Any) -> Any:
+        users = tuple(
+            dataclasses.replace(u, enabled=False) if u.username == "demo" else u
+            for u in realm.users
+        )
+        return dataclasses.replace(realm, users=users)
+
+    server.state.update_realm("customer", disable)
+
+
+@pytest.mark.parametrize(
+    ("revocation", "description"),
+    [
+        (_end_session, "User session not found or doesn't have client attached on it"),
+        (_revoke_access_token, "Token verification failed"),
+        (_push_not_before, "Token verification failed"),
+        (_disable_user, "User disabled"),
+    ],
+)
+def test_server_side_revocation_is_seen_by_the_resource(
+    realms_server: MockServer, revocation: Any, description: str
+) -> None:
+    """Ending a token's life on the mock turns the next resource call into a 401."""
+    tokens = login(realms_server)
+    assert demobank(realms_server, tokens["access_token"]).status_code == 200
+    revocation(realms_server, tokens)
+    response = demobank(realms_server, tokens["access_token"])
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == (
+        f'Bearer error="invalid_token", error_description="{description}"'
+    )
 
 
 # -- verify_access_token ------------------------------------------------------------------------

@@ -5,9 +5,10 @@ way a resource server validating Keycloak JWTs locally does (``verify.check_acce
 against the realm key, ``iss``, ``typ``, ``exp``) and then echoes who called what.  Its purpose is
 to let code under test meet a real 401 (expired, tampered, wrong key, refresh token) and handle it.
 
-Being stateless like such a resource server, it keeps accepting an access token after logout or
-revocation until the token's ``exp``; userinfo and introspection are the session-aware checks.
-The realm is the one the token's issuer names, so one base URL serves every mandator.
+After the signature it applies userinfo's session checks (a resource server that introspects), so
+what a test does on the mock (logout, revocation, ending sessions, a not-before push, disabling
+the user) turns the next resource call into a 401, as "finAPI revoked my token" would.  The realm
+is the one the token's issuer names, so one base URL serves every mandator.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from flask import Blueprint, Response, request
 from ..errors import BearerChallenge, TokenVerificationError
 from ..http import issuer_base, json_response, state
 from ..verify import check_access_token
+from .sessions import SessionProblem, live_session_of
 
 blueprint = Blueprint("demobank", __name__)
 
@@ -43,6 +45,13 @@ def resource(path: str) -> Response:
     except TokenVerificationError as failure:
         raise BearerChallenge(401, "invalid_token", failure.reason) from None
     claims = verified.claims
+    realm = state().realm(verified.realm)
+    try:
+        if realm is None:
+            raise SessionProblem("Realm does not exist")
+        live_session_of(state(), realm, claims)
+    except SessionProblem as problem:
+        raise BearerChallenge(401, "invalid_token", str(problem)) from None
     body = {
         "path": "/" + path,
         "method": request.method,

@@ -78,8 +78,29 @@ class _LiveSession:
     user: UserConfig
 
 
-class _SessionProblem(Exception):
+class SessionProblem(Exception):
     """Why a token's session is unusable, in userinfo's wording."""
+
+
+def live_session_of(mock: MockState, realm: RealmConfig, claims: dict[str, Any]) -> _LiveSession:
+    """The live session behind a verified access token, or ``SessionProblem`` saying why not.
+
+    Userinfo's checks after the signature (Keycloak's ``UserInfoEndpoint``): client, realm
+    not-before, revocation, client enabled, then the session itself.  The Demobank stand-in uses
+    them too, so ending a session on the mock is seen by the resource as well.
+    """
+    azp = claims.get("azp")
+    client = realm.client(azp) if isinstance(azp, str) else None
+    if client is None:
+        raise SessionProblem("Client not found")
+    now = mock.clock.seconds()
+    if not _has_types(claims, iat=int, jti=str) or claims["iat"] < realm.not_before:
+        raise SessionProblem(TOKEN_VERIFICATION_FAILED)
+    if mock.is_access_token_revoked(claims["jti"], now):
+        raise SessionProblem(TOKEN_VERIFICATION_FAILED)
+    if not client.enabled:
+        raise SessionProblem("Client disabled")
+    return _find_session(mock, realm, claims, client, now)
 
 
 def _find_session(
@@ -98,16 +119,16 @@ def _find_session(
             or session.realm != realm.realm
             or client.client_id not in session.clients
         ):
-            raise _SessionProblem(SESSION_NOT_FOUND)
+            raise SessionProblem(SESSION_NOT_FOUND)
         if not session_is_valid(realm, session, now):
-            raise _SessionProblem("Session expired")
+            raise SessionProblem("Session expired")
         if claims.get("iat", 0) + 1 < session.started:
-            raise _SessionProblem("Stale token")
+            raise SessionProblem("Stale token")
         user = realm.user_by_id(session.user_id)
     if user is None:
-        raise _SessionProblem("User not found")
+        raise SessionProblem("User not found")
     if not user.enabled:
-        raise _SessionProblem("User disabled")
+        raise SessionProblem("User disabled")
     return _LiveSession(session=session, client=client, user=user)
 
 
@@ -173,20 +194,9 @@ def userinfo(realm_name: str) -> Response:
         raise _invalid_token(realm, TOKEN_VERIFICATION_FAILED) from None
     if "openid" not in split_scope(claims.get("scope") or ""):
         raise BearerChallenge(403, "insufficient_scope", "Missing openid scope", realm=realm.realm)
-    azp = claims.get("azp")
-    client = realm.client(azp) if isinstance(azp, str) else None
-    if client is None:
-        raise _invalid_token(realm, "Client not found")
-    now = mock.clock.seconds()
-    if not _has_types(claims, iat=int, jti=str) or claims["iat"] < realm.not_before:
-        raise _invalid_token(realm, TOKEN_VERIFICATION_FAILED)
-    if mock.is_access_token_revoked(claims["jti"], now):
-        raise _invalid_token(realm, TOKEN_VERIFICATION_FAILED)
-    if not client.enabled:
-        raise _invalid_token(realm, "Client disabled")
     try:
-        live = _find_session(mock, realm, claims, client, now)
-    except _SessionProblem as problem:
+        live = live_session_of(mock, realm, claims)
+    except SessionProblem as problem:
         raise _invalid_token(realm, str(problem)) from None
     current = _current_claims(claims, live, realm)
     body = {"sub": live.user.id, **{k: current[k] for k in _USERINFO_CLAIMS if k in current}}
@@ -303,7 +313,7 @@ def revoke(realm_name: str) -> Response:
         raise InvalidToken("Invalid token", status=200)
     try:
         live = _find_session(mock, realm, claims, client, now)
-    except _SessionProblem:
+    except SessionProblem:
         raise InvalidToken("Invalid token", status=200) from None
     if token_type == TOKEN_TYPE_ACCESS:
         mock.revoke_access_token(claims["jti"], claims["exp"], now)
@@ -363,7 +373,7 @@ def _introspection(
         return None
     try:
         live = _find_session(mock, realm, claims, client, now)
-    except _SessionProblem:
+    except SessionProblem:
         return None
     if (
         hint == "refresh_token"
