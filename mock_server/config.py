@@ -55,13 +55,15 @@ class UserConfig:
 
     @property
     def is_technical_user(self) -> str:
-        """finAPI's ``is_technical_user`` response field: the user attribute, ``"false"`` if unset."""
+        """finAPI's ``is_technical_user`` response field: the attribute, ``"false"`` if unset."""
         values = self.attributes.get("is_technical_user") or ("false",)
         return values[0]
 
     def check_password(self, password: str | None) -> bool:
-        return self.credential is not None and password is not None and self.credential.verify(
-            password
+        return (
+            self.credential is not None
+            and password is not None
+            and self.credential.verify(password)
         )
 
 
@@ -174,7 +176,8 @@ def default_realm() -> RealmConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class MockConfig:
-    """Server options.  Each field is a CLI flag ``--field-name`` and env var ``KEYCLOAK_MOCK_FIELD_NAME``.
+    """Server options.  Each field is a CLI flag ``--field-name`` and an env var
+    ``KEYCLOAK_MOCK_FIELD_NAME``.
 
     ``metadata["help"]`` is the flag's help text; the CLI builds its parser from these fields, so
     flags, env vars, the pytest marker and the in-process runner cannot drift apart.
@@ -218,7 +221,7 @@ class MockConfig:
     )
 
     def realms(self) -> tuple[RealmConfig, ...]:
-        """The realms to serve: the realm file's, or the embedded default, with overrides applied."""
+        """The realms to serve: the realm file's or the embedded default, overrides applied."""
         from .realmfile import load_realm_file
 
         realms = load_realm_file(self.config) if self.config else (default_realm(),)

@@ -117,15 +117,17 @@ class KeycloakMock:
         return [r["realm"] for r in self.controls.realms()]
 
     def urls(self, realm: str | None = None) -> RealmUrls:
-        name = realm or self.realm
-        issuer = f"{self._issuer_base}/realms/{quote(name, safe='')}"
-        oidc = f"{issuer}/protocol/openid-connect"
+        name = quote(realm or self.realm, safe="")
+        # Endpoints are where this test reaches the mock; the issuer is what its tokens say
+        # (they differ when the mock has a public ``issuer_url``, e.g. in a compose network).
+        base = f"{self.url}/realms/{name}"
+        oidc = f"{base}/protocol/openid-connect"
         return RealmUrls(
-            realm=name,
-            issuer=issuer,
+            realm=realm or self.realm,
+            issuer=f"{self._issuer_base}/realms/{name}",
             token_url=f"{oidc}/token",
             jwks_url=f"{oidc}/certs",
-            discovery_url=f"{issuer}/.well-known/openid-configuration",
+            discovery_url=f"{base}/.well-known/openid-configuration",
             userinfo_url=f"{oidc}/userinfo",
             logout_url=f"{oidc}/logout",
             demobank_url=f"{self.url}/demobank",

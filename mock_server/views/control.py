@@ -9,9 +9,11 @@ Errors answer ``{"error": ..., "error_description": ...}`` with 400, 401, 404 or
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ..controls import REALM_SETTINGS, USER_SETTINGS, ControlError, Controls, controls_of
 from ..errors import MockServerError
@@ -20,6 +22,10 @@ from ..http import json_response, mock_config
 
 PREFIX = "/_mock"
 blueprint = Blueprint("control", __name__, url_prefix=PREFIX)
+Handler = Callable[..., Response]
+#: (method, path segments, handler); ``<name>`` segments capture.  Matched by ``dispatch``.
+_ROUTES: list[tuple[str, tuple[str, ...], Handler]] = []
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _JSON_TO_REALM = {key: attribute for attribute, key in REALM_SETTINGS.items()}
 _JSON_TO_USER = {key: attribute for attribute, key in USER_SETTINGS.items()}
 _REQUEST_FILTERS = {
@@ -104,8 +110,52 @@ def _renamed(body: dict[str, Any], table: dict[str, str], what: str) -> dict[str
     return {table[key]: value for key, value in body.items()}
 
 
+# -- routing ----------------------------------------------------------------------------------
+# Two Flask rules and a small router, rather than one Flask rule per route: werkzeug compiles
+# every rule of every app it builds (milliseconds each), and the plugin builds an app per session
+# and per ``keycloak_config`` test.  Matching three dozen short patterns per call costs nothing.
+def _route(path: str, method: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        _ROUTES.append((method, tuple(s for s in path.split("/") if s), handler))
+        return handler
+
+    return register
+
+
+def routes() -> list[tuple[str, str]]:
+    """Every (method, path) the control API serves, e.g. ``("PATCH", "/_mock/realms/<realm>")``."""
+    return [(method, "/".join((PREFIX, *segments))) for method, segments, _ in _ROUTES]
+
+
+@blueprint.route("", methods=_METHODS, provide_automatic_options=False)
+@blueprint.route("/<path:subpath>", methods=_METHODS, provide_automatic_options=False)
+def dispatch(subpath: str = "") -> Response:
+    parts = [p for p in subpath.split("/") if p]
+    path_known = False
+    for method, segments, handler in _ROUTES:
+        args = _match(segments, parts)
+        if args is None:
+            continue
+        if method == request.method:
+            return handler(**args)
+        path_known = True
+    raise MethodNotAllowed() if path_known else NotFound()
+
+
+def _match(segments: tuple[str, ...], parts: list[str]) -> dict[str, str] | None:
+    if len(segments) != len(parts):
+        return None
+    args: dict[str, str] = {}
+    for segment, part in zip(segments, parts, strict=True):
+        if segment.startswith("<"):
+            args[segment[1:-1]] = part
+        elif segment != part:
+            return None
+    return args
+
+
 # -- overview and reset ---------------------------------------------------------------------
-@blueprint.route("", methods=["GET"])
+@_route("", "GET")
 def overview() -> Response:
     controls = _controls()
     return json_response(
@@ -117,46 +167,46 @@ def overview() -> Response:
     )
 
 
-@blueprint.route("/reset", methods=["POST"])
+@_route("/reset", "POST")
 def reset() -> Response:
     _controls().reset()
     return json_response({"reset": True})
 
 
 # -- time -----------------------------------------------------------------------------------
-@blueprint.route("/time", methods=["GET"])
+@_route("/time", "GET")
 def time_now() -> Response:
     return json_response(_controls().time())
 
 
-@blueprint.route("/time/advance", methods=["POST"])
+@_route("/time/advance", "POST")
 def advance() -> Response:
     body = _body()
     _only(body, "seconds")
     return json_response(_controls().advance(_field(body, "seconds", (int, float), required=True)))
 
 
-@blueprint.route("/time/freeze", methods=["POST"])
+@_route("/time/freeze", "POST")
 def freeze() -> Response:
     body = _body()
     _only(body, "at")
     return json_response(_controls().freeze(_field(body, "at", (int, float))))
 
 
-@blueprint.route("/time/unfreeze", methods=["POST"])
+@_route("/time/unfreeze", "POST")
 def unfreeze() -> Response:
     _only(_body())
     return json_response(_controls().unfreeze())
 
 
-@blueprint.route("/time/expire-access-tokens", methods=["POST"])
+@_route("/time/expire-access-tokens", "POST")
 def expire_access_tokens() -> Response:
     body = _body()
     _only(body, "realm")
     return json_response(_controls().expire_access_tokens(_field(body, "realm", str)))
 
 
-@blueprint.route("/time/expire-sessions", methods=["POST"])
+@_route("/time/expire-sessions", "POST")
 def expire_sessions() -> Response:
     body = _body()
     _only(body, "realm")
@@ -164,22 +214,22 @@ def expire_sessions() -> Response:
 
 
 # -- realms ---------------------------------------------------------------------------------
-@blueprint.route("/realms", methods=["GET"])
+@_route("/realms", "GET")
 def list_realms() -> Response:
     return json_response({"realms": _controls().realms()})
 
 
-@blueprint.route("/realms", methods=["POST"])
+@_route("/realms", "POST")
 def add_realm() -> Response:
     return json_response(_controls().add_realm(_body()), 201)
 
 
-@blueprint.route("/realms/<realm>", methods=["GET"])
+@_route("/realms/<realm>", "GET")
 def get_realm(realm: str) -> Response:
     return json_response(_controls().realm(realm))
 
 
-@blueprint.route("/realms/<realm>", methods=["PATCH"])
+@_route("/realms/<realm>", "PATCH")
 def update_realm(realm: str) -> Response:
     body = _body()
     attributes = body.pop("attributes", None)
@@ -191,45 +241,45 @@ def update_realm(realm: str) -> Response:
     return json_response(_controls().update_realm(realm, changes))
 
 
-@blueprint.route("/realms/<realm>", methods=["DELETE"])
+@_route("/realms/<realm>", "DELETE")
 def remove_realm(realm: str) -> Response:
     return json_response({"sessionsEnded": _controls().remove_realm(realm)})
 
 
-@blueprint.route("/realms/<realm>/not-before", methods=["POST"])
+@_route("/realms/<realm>/not-before", "POST")
 def push_not_before(realm: str) -> Response:
     _only(_body())
     return json_response({"notBefore": _controls().push_not_before(realm)})
 
 
 # -- users ----------------------------------------------------------------------------------
-@blueprint.route("/realms/<realm>/users", methods=["GET"])
+@_route("/realms/<realm>/users", "GET")
 def list_users(realm: str) -> Response:
     return json_response({"users": _controls().users(realm)})
 
 
-@blueprint.route("/realms/<realm>/users", methods=["POST"])
+@_route("/realms/<realm>/users", "POST")
 def add_user(realm: str) -> Response:
     return json_response(_controls().add_user(realm, _body()), 201)
 
 
-@blueprint.route("/realms/<realm>/users/<username>", methods=["GET"])
+@_route("/realms/<realm>/users/<username>", "GET")
 def get_user(realm: str, username: str) -> Response:
     return json_response(_controls().user(realm, username))
 
 
-@blueprint.route("/realms/<realm>/users/<username>", methods=["PATCH"])
+@_route("/realms/<realm>/users/<username>", "PATCH")
 def update_user(realm: str, username: str) -> Response:
     changes = _renamed(_body(), _JSON_TO_USER, "user field")
     return json_response(_controls().update_user(realm, username, changes))
 
 
-@blueprint.route("/realms/<realm>/users/<username>", methods=["DELETE"])
+@_route("/realms/<realm>/users/<username>", "DELETE")
 def remove_user(realm: str, username: str) -> Response:
     return json_response({"sessionsEnded": _controls().remove_user(realm, username)})
 
 
-@blueprint.route("/realms/<realm>/users/<username>/password", methods=["PUT"])
+@_route("/realms/<realm>/users/<username>/password", "PUT")
 def set_password(realm: str, username: str) -> Response:
     body = _body()
     _only(body, "value", "temporary")
@@ -239,7 +289,7 @@ def set_password(realm: str, username: str) -> Response:
 
 
 # -- sessions -------------------------------------------------------------------------------
-@blueprint.route("/sessions", methods=["GET"])
+@_route("/sessions", "GET")
 def list_sessions() -> Response:
     args = request.args
     return json_response(
@@ -247,7 +297,7 @@ def list_sessions() -> Response:
     )
 
 
-@blueprint.route("/sessions", methods=["DELETE"])
+@_route("/sessions", "DELETE")
 def end_sessions() -> Response:
     args = request.args
     return json_response(
@@ -255,65 +305,65 @@ def end_sessions() -> Response:
     )
 
 
-@blueprint.route("/sessions/<session_id>", methods=["DELETE"])
+@_route("/sessions/<session_id>", "DELETE")
 def end_session(session_id: str) -> Response:
     _controls().end_session(session_id)
     return json_response({"ended": 1})
 
 
 # -- keys -----------------------------------------------------------------------------------
-@blueprint.route("/keys", methods=["GET"])
+@_route("/keys", "GET")
 def list_keys() -> Response:
     return json_response({"keys": _controls().signing_keys()})
 
 
-@blueprint.route("/keys/rotate", methods=["POST"])
+@_route("/keys/rotate", "POST")
 def rotate_key() -> Response:
     body = _body()
     _only(body, "privateKeyPem")
     return json_response(_controls().rotate_signing_key(_field(body, "privateKeyPem", str)))
 
 
-@blueprint.route("/keys", methods=["DELETE"])
+@_route("/keys", "DELETE")
 def drop_old_keys() -> Response:
     return json_response({"keys": _controls().drop_old_signing_keys()})
 
 
-@blueprint.route("/keys/<kid>", methods=["DELETE"])
+@_route("/keys/<kid>", "DELETE")
 def drop_key(kid: str) -> Response:
     return json_response({"keys": _controls().drop_signing_key(kid)})
 
 
 # -- faults ---------------------------------------------------------------------------------
-@blueprint.route("/faults", methods=["GET"])
+@_route("/faults", "GET")
 def list_faults() -> Response:
     return json_response(_controls().list_faults())
 
 
-@blueprint.route("/faults", methods=["POST"])
+@_route("/faults", "POST")
 def add_fault() -> Response:
     return json_response(_controls().add_fault(fault_from_json(_body())), 201)
 
 
-@blueprint.route("/faults", methods=["DELETE"])
+@_route("/faults", "DELETE")
 def clear_faults() -> Response:
     _controls().clear_faults()
     return json_response(_controls().list_faults())
 
 
-@blueprint.route("/faults/error-rate", methods=["PUT"])
+@_route("/faults/error-rate", "PUT")
 def set_error_rate() -> Response:
     rate = error_rate_from_json(_body())
     return json_response({"errorRate": _controls().set_error_rate(rate)})
 
 
-@blueprint.route("/faults/error-rate", methods=["DELETE"])
+@_route("/faults/error-rate", "DELETE")
 def clear_error_rate() -> Response:
     return json_response({"errorRate": _controls().set_error_rate(None)})
 
 
 # -- request log and server errors ---------------------------------------------------------
-@blueprint.route("/requests", methods=["GET"])
+@_route("/requests", "GET")
 def list_requests() -> Response:
     filters: dict[str, Any] = {}
     for key, value in request.args.items():
@@ -336,18 +386,18 @@ def list_requests() -> Response:
     )
 
 
-@blueprint.route("/requests", methods=["DELETE"])
+@_route("/requests", "DELETE")
 def clear_requests() -> Response:
     _controls().clear_requests()
     return json_response({"count": 0, "requests": [], "counters": {}})
 
 
-@blueprint.route("/errors", methods=["GET"])
+@_route("/errors", "GET")
 def list_errors() -> Response:
     return json_response({"errors": [e.to_json() for e in _controls().server_errors()]})
 
 
-@blueprint.route("/errors", methods=["DELETE"])
+@_route("/errors", "DELETE")
 def take_errors() -> Response:
     """Read and clear in one step, so an error is reported to exactly one test."""
     return json_response({"errors": [e.to_json() for e in _controls().take_server_errors()]})
