@@ -17,14 +17,22 @@ value gets the same message (naming the field) as it would in a realm file.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 
-from .config import ClientConfig, MockConfig, RealmConfig, UserConfig, complete_user
-from .errors import ConfigError, MockServerError
+from .config import MockConfig, RealmConfig, UserConfig, complete_user
+from .control_schema import (
+    USER_SETTINGS,
+    ControlError,
+    not_found,
+    realm_changes,
+    realm_summary,
+    user_summary,
+    validated,
+)
 from .faults import ANY_ENDPOINT, ErrorRate, Fault
 from .http import EXTENSION_KEY
 from .instrument import (
@@ -39,51 +47,6 @@ from .passwords import PlainCredential
 from .realmfile import parse_realm, parse_user
 from .requestlog import RequestRecord
 from .state import MockState, UserSession
-
-#: ``RealmConfig`` attribute -> realm-export JSON name, for the settings a test may change.
-REALM_SETTINGS: dict[str, str] = {
-    "enabled": "enabled",
-    "access_token_lifespan": "accessTokenLifespan",
-    "sso_session_idle_timeout": "ssoSessionIdleTimeout",
-    "sso_session_max_lifespan": "ssoSessionMaxLifespan",
-    "revoke_refresh_token": "revokeRefreshToken",
-    "refresh_token_max_reuse": "refreshTokenMaxReuse",
-    "not_before": "notBefore",
-    "login_with_email_allowed": "loginWithEmailAllowed",
-    "refresh_token_secret": "refreshTokenSecret",
-    "clients": "clients",
-    "users": "users",
-    "client_scopes": "clientScopes",
-}
-#: finAPI's mandator fields: realm attributes in a realm export.
-MANDATOR_ATTRIBUTES = ("mandator_name", "mandator_uuid", "is_test_mandator")
-
-#: ``UserConfig`` attribute -> realm-export JSON name, for user updates.
-USER_SETTINGS: dict[str, str] = {
-    "enabled": "enabled",
-    "first_name": "firstName",
-    "last_name": "lastName",
-    "email": "email",
-    "email_verified": "emailVerified",
-    "attributes": "attributes",
-    "realm_roles": "realmRoles",
-    "client_roles": "clientRoles",
-    "required_actions": "requiredActions",
-}
-
-
-class ControlError(MockServerError):
-    """A control operation that cannot be done: ``status`` and ``error`` say how it renders."""
-
-    def __init__(self, message: str, *, status: int = 400, error: str = "invalid_request") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.error = error
-
-
-def not_found(what: str) -> ControlError:
-    return ControlError(f"{what} not found", status=404, error="not_found")
 
 
 class Controls:
@@ -153,7 +116,7 @@ class Controls:
     def add_realm(self, realm: RealmConfig | Mapping[str, Any]) -> dict[str, Any]:
         """Add a realm (a ``RealmConfig`` or realm-export JSON); 409 if the name is taken."""
         parsed: RealmConfig = (
-            realm if isinstance(realm, RealmConfig) else _parsed(parse_realm, realm)
+            realm if isinstance(realm, RealmConfig) else validated(parse_realm, realm)
         )
         new = self.config.apply_overrides(parsed)
         with self.state.lock:
@@ -207,7 +170,7 @@ class Controls:
         new: UserConfig = (
             complete_user(realm, user)
             if isinstance(user, UserConfig)
-            else _parsed(lambda doc: parse_user(realm, doc), user)
+            else validated(lambda doc: parse_user(realm, doc), user)
         )
         with self.state.lock:
             current = self._realm(realm)
@@ -229,7 +192,7 @@ class Controls:
         document: dict[str, Any] = {"username": username}
         for attribute, value in changes.items():
             document[USER_SETTINGS[attribute]] = list(value) if isinstance(value, tuple) else value
-        parsed = _parsed(lambda doc: parse_user(realm, doc), document)
+        parsed = validated(lambda doc: parse_user(realm, doc), document)
         with self.state.lock:
             current = self._realm(realm)
             user = self._user(current, username)
@@ -312,7 +275,7 @@ class Controls:
             key = SigningKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
         elif isinstance(private_key_pem, str):
             key = SigningKey(
-                _parsed(
+                validated(
                     lambda pem: parse_private_key(pem.encode(), "privateKeyPem"), private_key_pem
                 )
             )
@@ -454,90 +417,6 @@ class Controls:
         }
         if endpoint not in known and endpoint not in full:
             raise ControlError(f"endpoint: unknown {endpoint!r}; known: {', '.join(known)}, *")
-
-
-def realm_changes(name: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated ``RealmConfig`` attribute values for ``changes`` (attribute names, Python values).
-
-    Values go through the realm-file parser, so errors read like realm-file errors; config
-    objects (``UserConfig``/``ClientConfig``) are taken as they are.
-    """
-    known = set(REALM_SETTINGS) | set(MANDATOR_ATTRIBUTES)
-    unknown = sorted(set(changes) - known)
-    if unknown:
-        raise ControlError(
-            f"unknown realm setting {unknown[0]!r}; known: {', '.join(sorted(known))}"
-        )
-    document: dict[str, Any] = {"realm": name}
-    direct: dict[str, Any] = {}
-    for attribute, value in changes.items():
-        if attribute in MANDATOR_ATTRIBUTES:
-            document.setdefault("attributes", {})[attribute] = value
-        elif attribute in ("users", "clients") and _all_configs(value):
-            direct[attribute] = _configs(name, attribute, value)
-        elif attribute == "client_scopes" and isinstance(value, Mapping):
-            document["clientScopes"] = [
-                {"name": scope, "attributes": {"include.in.token.scope": str(v).lower()}}
-                for scope, v in value.items()
-            ]
-        else:
-            document[REALM_SETTINGS[attribute]] = list(value) if isinstance(value, tuple) else value
-    parsed = _parsed(parse_realm, document)
-    values = {a: getattr(parsed, a) for a in changes if a not in direct}
-    return {**values, **direct}
-
-
-def _all_configs(value: object) -> bool:
-    return (
-        isinstance(value, (list, tuple))
-        and bool(value)
-        and all(isinstance(v, (UserConfig, ClientConfig)) for v in value)
-    )
-
-
-def _configs(realm: str, attribute: str, value: Iterable[Any]) -> tuple[Any, ...]:
-    kind = UserConfig if attribute == "users" else ClientConfig
-    items = tuple(value)
-    if not all(isinstance(v, kind) for v in items):
-        raise ControlError(f"{attribute}: mix of config objects and other values")
-    if kind is UserConfig:
-        return tuple(complete_user(realm, u) for u in items)
-    return items
-
-
-def _parsed(parse: Any, document: Any) -> Any:
-    try:
-        return parse(document)
-    except ConfigError as exc:
-        raise ControlError(str(exc)) from None
-
-
-def realm_summary(realm: RealmConfig) -> dict[str, Any]:
-    """A realm as the control API shows it: realm-export names, never a secret."""
-    body: dict[str, Any] = {"realm": realm.realm}
-    for attribute, key in REALM_SETTINGS.items():
-        if attribute in ("clients", "users", "client_scopes", "refresh_token_secret"):
-            continue
-        body[key] = getattr(realm, attribute)
-    body["attributes"] = {name: getattr(realm, name) for name in MANDATOR_ATTRIBUTES}
-    body["clients"] = [c.client_id for c in realm.clients]
-    body["users"] = [u.username for u in realm.users]
-    return body
-
-
-def user_summary(user: UserConfig) -> dict[str, Any]:
-    """A user as the control API shows it: realm-export names, never the credential."""
-    return {
-        "id": user.id,
-        "username": user.username,
-        "enabled": user.enabled,
-        "firstName": user.first_name,
-        "lastName": user.last_name,
-        "email": user.email,
-        "emailVerified": user.email_verified,
-        "attributes": {k: list(v) for k, v in user.attributes.items()},
-        "requiredActions": list(user.required_actions),
-    }
 
 
 def controls_of(app: Flask) -> Controls:

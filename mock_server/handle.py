@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .config import RealmConfig, UserConfig
-from .controls import USER_SETTINGS, ControlError, Controls
+from .control_schema import USER_SETTINGS, ControlError
+from .controls import Controls
 from .faults import ErrorRate, Fault
 from .instrument import ServerError
 from .requestlog import RequestRecord

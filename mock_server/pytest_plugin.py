@@ -34,7 +34,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .app import create_app
 from .config import MockConfig, RealmConfig
-from .controls import MANDATOR_ATTRIBUTES, REALM_SETTINGS, ControlError, controls_of
+from .control_schema import MANDATOR_ATTRIBUTES, REALM_SETTINGS, ControlError
+from .controls import controls_of
 from .errors import ConfigError, MockServerError
 from .handle import KeycloakMock
 from .keys import DEV_KEY_RESOURCE, SigningKey, load_signing_key

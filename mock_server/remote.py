@@ -16,7 +16,7 @@ from urllib.parse import quote
 import requests
 
 from .config import ClientConfig, RealmConfig, UserConfig
-from .controls import MANDATOR_ATTRIBUTES, REALM_SETTINGS, USER_SETTINGS, ControlError
+from .control_schema import MANDATOR_ATTRIBUTES, REALM_SETTINGS, USER_SETTINGS, ControlError
 from .faults import ErrorRate, Fault
 from .instrument import ServerError
 from .requestlog import RequestRecord

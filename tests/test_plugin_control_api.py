@@ -11,7 +11,7 @@ import requests
 
 from mock_server import MockConfig, MockServer
 from mock_server.cli import build_parser, config_from
-from mock_server.controls import ControlError
+from mock_server.control_schema import ControlError
 from mock_server.handle import KeycloakMock
 from mock_server.remote import RemoteControls
 from mock_server.views.control import routes

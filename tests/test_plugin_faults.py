@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from mock_server import MockServerError
-from mock_server.controls import ControlError
+from mock_server.control_schema import ControlError
 from mock_server.handle import KeycloakMock
 from mock_server.remote import RemoteControls
 

@@ -15,7 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from ..controls import REALM_SETTINGS, USER_SETTINGS, ControlError, Controls, controls_of
+from ..control_schema import REALM_SETTINGS, USER_SETTINGS, ControlError
+from ..controls import Controls, controls_of
 from ..errors import MockServerError
 from ..faults import error_rate_from_json, fault_from_json
 from ..http import json_response, mock_config
