@@ -16,7 +16,7 @@ from .http import EXTENSION_KEY, SECURITY_HEADERS, json_response
 from .instrument import install as install_test_hooks
 from .keys import SigningKey, load_signing_key
 from .state import MockState
-from .views import demobank, discovery, health, sessions, token
+from .views import demobank, discovery, health, openapi, sessions, token
 
 #: Kept for importers; the limits themselves live in ``limits.py``.
 MAX_BODY_BYTES = limits.MAX_BODY_BYTES
@@ -35,7 +35,8 @@ def create_app(
     signing_key = signing_key or load_signing_key(config.signing_key, generate=config.generate_key)
     state = MockState(realms, signing_key, clock or Clock())
 
-    app = Flask(__name__)
+    # No static folder: Flask would otherwise serve /static/<path>, a path Keycloak does not have.
+    app = Flask(__name__, static_folder=None)
     limits.install(app)
     app.extensions[EXTENSION_KEY] = {"config": config, "state": state}
     # Trust X-Forwarded-* so one container answers with the right issuer behind a proxy.
@@ -50,6 +51,7 @@ def create_app(
     _register_error_handlers(app)
     # Test hooks (faults, request log, error capture) and the /_mock control API.
     install_test_hooks(app, config, state)
+    app.register_blueprint(openapi.blueprint)
     app.after_request(_finish_response)
     return app
 
