@@ -224,11 +224,11 @@ def _keycloak_mock_session(request: pytest.FixtureRequest) -> Iterator[KeycloakM
 
     remote = RemoteControls(mode.url, admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None)
     try:
-        remote.time()
+        overview = remote.overview()
     except ControlError as exc:
         pytest.fail(f"--keycloak-url {mode.url}: {exc}", pytrace=False)
     try:
-        yield KeycloakMock(mode.url, remote)
+        yield KeycloakMock(mode.url, remote, issuer_base=overview["issuerBase"])
     finally:
         remote.close()
 

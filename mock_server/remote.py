@@ -255,6 +255,11 @@ class RemoteControls:
         result: list[str] = self._call("GET", "")["endpoints"]
         return result
 
+    def overview(self) -> dict[str, Any]:
+        """``GET /_mock``: realms, time, fault endpoints and ``issuerBase``."""
+        result: dict[str, Any] = self._call("GET", "")
+        return result
+
     # -- request log ----------------------------------------------------------------------
     def requests(self, **filters: Any) -> list[RequestRecord]:
         unknown = sorted(set(filters) - set(_FILTER_NAMES))

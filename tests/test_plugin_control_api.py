@@ -37,6 +37,7 @@ def test_overview_names_realms_time_and_fault_endpoints(keycloak_mock: KeycloakM
     assert body["realms"] == ["customer"]
     assert set(body["time"]) == {"now", "seconds", "frozen"}
     assert {"token", "certs", "userinfo", "logout", "resource"} <= set(body["endpoints"])
+    assert body["issuerBase"] == keycloak_mock.url
 
 
 @pytest.mark.parametrize(

@@ -139,6 +139,34 @@ def test_the_same_tests_pass_against_an_external_mock(
     )
 
 
+def test_the_issuer_is_the_external_mocks_public_one(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mock behind a public name (the compose service) issues tokens for that name."""
+    public = "http://keycloak.example:8080"
+    process, url = _start_mock({"KEYCLOAK_MOCK_ISSUER_URL": public})
+    try:
+        monkeypatch.delenv("KEYCLOAK_MOCK_ADMIN_TOKEN", raising=False)
+        pytester.makepyfile(
+            f"""
+import jwt
+import requests
+
+def test_issuer(keycloak_mock):
+    assert keycloak_mock.issuer == "{public}/realms/customer"
+    assert keycloak_mock.token_url == "{url}/realms/customer/protocol/openid-connect/token"
+    form = {{"client_id": "demobank-cli", "grant_type": "password",
+             "username": "demo", "password": "demo"}}
+    token = requests.post(keycloak_mock.token_url, data=form, timeout=10).json()["access_token"]
+    assert jwt.decode(token, options={{"verify_signature": False}})["iss"] == keycloak_mock.issuer
+"""
+        )
+        pytester.runpytest(f"--keycloak-url={url}", *STRICT).assert_outcomes(passed=1)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def test_external_url_from_the_environment(
     portable_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, external_mock: str
 ) -> None:

@@ -19,7 +19,7 @@ from ..control_schema import REALM_SETTINGS, USER_SETTINGS, ControlError
 from ..controls import Controls, controls_of
 from ..errors import MockServerError
 from ..faults import error_rate_from_json, fault_from_json
-from ..http import json_response, mock_config
+from ..http import issuer_base, json_response, mock_config
 
 PREFIX = "/_mock"
 blueprint = Blueprint("control", __name__, url_prefix=PREFIX)
@@ -164,6 +164,8 @@ def overview() -> Response:
             "realms": [r["realm"] for r in controls.realms()],
             "time": controls.time(),
             "endpoints": controls.endpoints(),
+            # What ``iss`` starts with for requests that arrive the way this one did.
+            "issuerBase": issuer_base(),
         }
     )
 
