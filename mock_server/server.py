@@ -34,9 +34,13 @@ def serve_on(host: str, port: int, app: Flask) -> BaseWSGIServer:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.create_server((host, port), family=family, backlog=128) as listener:
         server = make_server(
-            host, port, app, threaded=True, request_handler=QuietRequestHandler, fd=listener.fileno()
+            host,
+            port,
+            app,
+            threaded=True,
+            request_handler=QuietRequestHandler,
+            fd=listener.fileno(),
         )
-    server.daemon_threads = True
     return server
 
 
