@@ -17,6 +17,7 @@ value gets the same message (naming the field) as it would in a realm file.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +49,9 @@ from .realmfile import parse_realm, parse_user
 from .requestlog import RequestRecord
 from .state import MockState, UserSession
 
+#: Latest instant the clock may be moved to: far beyond any test, far below int64 overflow.
+_YEAR_3000 = 32_503_680_000
+
 
 class Controls:
     """Operations on one app's state, faults and request log.  Thread-safe."""
@@ -72,14 +76,17 @@ class Controls:
         return {"now": now, "seconds": int(now), "frozen": clock.frozen}
 
     def advance(self, seconds: float) -> dict[str, Any]:
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        """Move the clock by ``seconds``; the result must stay a Unix time tokens can carry."""
+        if not _is_number(seconds):
             raise ControlError("seconds: must be a number")
+        if not _is_time(self.state.clock.now() + seconds):
+            raise ControlError("seconds: would move the clock before 1970 or past the year 3000")
         self.state.clock.advance(seconds)
         return self.time()
 
     def freeze(self, at: float | None = None) -> dict[str, Any]:
-        if at is not None and (isinstance(at, bool) or not isinstance(at, (int, float))):
-            raise ControlError("at: must be a Unix time in seconds, or null for now")
+        if at is not None and not (_is_number(at) and _is_time(at)):
+            raise ControlError("at: must be a Unix time in seconds (1970 to 3000), or null for now")
         self.state.clock.freeze(at)
         return self.time()
 
@@ -417,6 +424,14 @@ class Controls:
         }
         if endpoint not in known and endpoint not in full:
             raise ControlError(f"endpoint: unknown {endpoint!r}; known: {', '.join(known)}, *")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_time(value: float) -> bool:
+    return 0 <= value <= _YEAR_3000
 
 
 def controls_of(app: Flask) -> Controls:

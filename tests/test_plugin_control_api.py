@@ -83,6 +83,28 @@ def test_overview_names_realms_time_and_fault_endpoints(keycloak_mock: KeycloakM
             },
         ),
         (
+            "POST",
+            "/time/advance",
+            {"seconds": 1e300},
+            400,
+            {
+                "error": "invalid_request",
+                "error_description": "seconds: would move the clock before 1970 or past the "
+                "year 3000",
+            },
+        ),
+        (
+            "POST",
+            "/time/freeze",
+            {"at": -1},
+            400,
+            {
+                "error": "invalid_request",
+                "error_description": "at: must be a Unix time in seconds (1970 to 3000), or null "
+                "for now",
+            },
+        ),
+        (
             "GET",
             "/realms/nowhere",
             None,
