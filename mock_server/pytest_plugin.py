@@ -253,6 +253,9 @@ def keycloak_mock(
         if marker is None:
             handle = _keycloak_mock_session
             handle.reset()
+            # Also after the test: tests that use keycloak_mock_server directly then never meet
+            # a fault or a moved clock left behind.
+            stack.callback(handle.reset)
         else:
             handle = _dedicated_mock(request, marker, stack)
         for realm_marker in reversed(list(request.node.iter_markers(REALM_MARKER))):

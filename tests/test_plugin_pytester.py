@@ -127,9 +127,14 @@ def test_sees_none_of_it(keycloak_mock):
     assert len(requests.get(keycloak_mock.jwks_url, timeout=10).json()["keys"]) == 1
     assert keycloak_mock.realm_names() == ["customer"]
     assert abs(keycloak_mock.now() - __import__("time").time()) < 5
+    keycloak_mock.fail_next("certs", times=None)
+
+def test_nor_does_a_test_using_the_server_directly(keycloak_mock_server):
+    certs = keycloak_mock_server.url + "/realms/customer/protocol/openid-connect/certs"
+    assert requests.get(certs, timeout=10).status_code == 200
 """
     )
-    pytester.runpytest(*STRICT).assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:randomly", *STRICT).assert_outcomes(passed=3)
 
 
 def test_realm_marker_sets_lifetimes_users_and_realms(pytester: pytest.Pytester) -> None:
