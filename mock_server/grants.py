@@ -7,7 +7,6 @@ state lock; signing happens after it is released.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ import jwt
 
 from .config import ClientConfig, RealmConfig
 from .errors import InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient
+from .ids import random_uuid
 from .state import ClientSession, MockState, UserSession
 from .tokens import (
     TOKEN_TYPE_REFRESH,
@@ -224,16 +224,16 @@ def issue_tokens(
     access_exp = min(now + realm.access_token_lifespan, session_end)
     refresh_exp = min(now + realm.sso_session_idle_timeout, session_end)
     access_token = sign_rs256(
-        access_token_claims(grant, now=now, exp=access_exp, jti=str(uuid.uuid4())), state.active_key
+        access_token_claims(grant, now=now, exp=access_exp, jti=random_uuid()), state.active_key
     )
-    refresh_claims = refresh_token_claims(grant, now=now, exp=refresh_exp, jti=str(uuid.uuid4()))
+    refresh_claims = refresh_token_claims(grant, now=now, exp=refresh_exp, jti=random_uuid())
     if refresh_scope is not None:
         refresh_claims["scope"] = refresh_scope
     refresh_token = sign_hs512(refresh_claims, state.refresh_key(realm))
     id_token = None
     if "openid" in grant.scopes:
         id_claims = id_token_claims(
-            grant, now=now, exp=access_exp, jti=str(uuid.uuid4()), access_token=access_token
+            grant, now=now, exp=access_exp, jti=random_uuid(), access_token=access_token
         )
         id_token = sign_rs256(id_claims, state.active_key)
     return token_response(

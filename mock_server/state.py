@@ -13,12 +13,12 @@ only until the token would have expired anyway, and purged on the same timer.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .clock import Clock
 from .config import RealmConfig
+from .ids import random_uuid
 from .keys import HmacKey, SigningKey
 
 _PURGE_INTERVAL_SECONDS = 30
@@ -102,7 +102,7 @@ class MockState:
         self, realm: RealmConfig, user_id: str, client_id: str, now: int
     ) -> UserSession:
         session = UserSession(
-            id=str(uuid.uuid4()),
+            id=random_uuid(),
             realm=realm.realm,
             user_id=user_id,
             started=now,
