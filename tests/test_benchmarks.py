@@ -1,0 +1,93 @@
+"""The benchmark script runs (on a tiny setting).  Its figures are never asserted: speed is
+measured by ``python benchmarks/run.py`` and reported, not tested on a noisy machine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO_ROOT
+
+BENCHMARKS = REPO_ROOT / "benchmarks"
+WRK_OUTPUT = """\
+Running 3s test @ http://127.0.0.1:40000/realms/customer/protocol/openid-connect/token
+  1 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    20.42ms    9.81ms  95.10ms   71.02%
+    Req/Sec   363.52     55.60   450.00     70.00%
+  Latency Distribution
+     50%  {p50}
+     75%   24.06ms
+     90%   31.77ms
+     99%  {p99}
+  1090 requests in 3.00s, 2.71MB read
+  Socket errors: connect 1, read 7, write 9, timeout 2
+  Non-2xx or 3xx responses: 4
+Requests/sec:    363.10
+Transfer/sec:      0.90MB
+"""
+
+
+def test_quick_run_prints_the_table_ratios_and_json(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "run.py"),
+            "--quick",
+            "--load",
+            "python",
+            "--connections",
+            "2",
+            "--json",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "oauth2-mock-server: skipped (--skip-node)" in out
+    for heading in ("Throughput", "Cold start", "Memory", "Targets (issue 7)"):
+        assert heading in out
+    figures = json.loads(report.read_text())
+    served = {(row["target"], row["grant"]) for row in figures["load"]}
+    assert served == {
+        ("dev", "password"),
+        ("dev", "refresh"),
+        ("container", "password"),
+        ("container", "refresh"),
+        ("ceiling-dev", "password"),
+        ("ceiling-container", "password"),
+    }
+    assert all(row["errors"] == 0 and row["rps"] > 0 for row in figures["load"])
+    assert set(figures["cold_start_s"]) == {"dev", "container"}
+    assert figures["rss_idle_mib"]["dev"] > 0
+    assert any("ceiling under the same server" in t["target"] for t in figures["targets"])
+
+
+@pytest.mark.parametrize(
+    ("p50", "p99", "p50_ms", "p99_ms"),
+    [("812.00us", "1.20ms", 0.812, 1.2), ("19.88ms", "1.02s", 19.88, 1020.0)],
+    ids=["microseconds", "seconds"],
+)
+def test_wrk_output_is_read_with_its_units(
+    p50: str, p99: str, p50_ms: float, p99_ms: float
+) -> None:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from load import parse_wrk
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    result = parse_wrk(WRK_OUTPUT.format(p50=p50, p99=p99))
+    assert result.requests_per_second == pytest.approx(363.10)
+    assert result.p50_ms == pytest.approx(p50_ms)
+    assert result.p99_ms == pytest.approx(p99_ms)
+    assert result.requests == 1090
+    assert result.errors == 4 + 1 + 2  # non-2xx, refused connections, timeouts
