@@ -32,10 +32,9 @@ from typing import Any
 
 import requests
 
-from mock_server import MockConfig, MockServer, create_app
+from mock_server import MockConfig, MockServer, create_app, load_signing_key
 from mock_server.controls import controls_of
 from mock_server.handle import KeycloakMock
-from mock_server.pytest_plugin import _bundled_dev_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +55,7 @@ def session_start(runs: int) -> tuple[list[float], list[float]]:
     for _ in range(runs):
         started = time.perf_counter()
         config = MockConfig(port=0)  # the fixtures keycloak_mock_config,
-        key = _bundled_dev_key()  # keycloak_signing_key,
+        key = load_signing_key()  # keycloak_signing_key,
         app = create_app(config, realms=config.realms(), signing_key=key)  # keycloak_mock_server
         server = MockServer(config, app=app).start()
         requests.get(server.url + "/health/ready", timeout=10).raise_for_status()

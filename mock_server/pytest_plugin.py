@@ -24,13 +24,10 @@ import types
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Union, get_args, get_origin, get_type_hints
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .app import create_app
 from .config import MockConfig, RealmConfig
@@ -38,7 +35,7 @@ from .control_schema import MANDATOR_ATTRIBUTES, REALM_SETTINGS, ControlError
 from .controls import controls_of
 from .errors import ConfigError, MockServerError
 from .handle import KeycloakMock
-from .keys import DEV_KEY_RESOURCE, SigningKey, load_signing_key
+from .keys import SigningKey, load_signing_key
 from .server import MockServer
 
 if TYPE_CHECKING:
@@ -171,24 +168,7 @@ def keycloak_realms(keycloak_mock_config: MockConfig) -> tuple[RealmConfig, ...]
 def keycloak_signing_key(keycloak_mock_config: MockConfig) -> SigningKey:
     """The RS256 key, parsed once per session (the bundled TEST-ONLY key unless configured)."""
     config = keycloak_mock_config
-    if config.signing_key is None and not config.generate_key:
-        return _bundled_dev_key()
     return load_signing_key(config.signing_key, generate=config.generate_key)
-
-
-def _bundled_dev_key() -> SigningKey:
-    """The bundled TEST-ONLY key without cryptography's RSA consistency check.
-
-    The check takes ~45 ms, half of the session start-up budget, and proves nothing for a key
-    that ships with the package (the CLI's loader still checks it, and its tests run that path).
-    """
-    pem = resources.files("mock_server").joinpath("data").joinpath(DEV_KEY_RESOURCE).read_bytes()
-    key = serialization.load_pem_private_key(
-        pem, password=None, unsafe_skip_rsa_key_validation=True
-    )
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ConfigError(f"{DEV_KEY_RESOURCE}: not an RSA key")
-    return SigningKey(key)
 
 
 # -- the server and the handle ----------------------------------------------------------------
