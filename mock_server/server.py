@@ -22,6 +22,7 @@ from .config import MockConfig
 from .state import MockState
 from .tokens import compact_json
 
+_SHUTDOWN_POLL_SECONDS = 0.05
 _log = logging.getLogger("mock_server.requests")
 
 
@@ -111,7 +112,12 @@ class MockServer:
         """Bind and start serving; raises ``OSError`` if the port is taken."""
         self._server = serve_on(self._host, self._port, self.app)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"keycloak-mock:{self.port}", daemon=True
+            target=self._server.serve_forever,
+            # serve_forever polls for shutdown; werkzeug's 0.5 s default would make every stop
+            # (each test session, each keycloak_config test) wait that long.
+            kwargs={"poll_interval": _SHUTDOWN_POLL_SECONDS},
+            name=f"keycloak-mock:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
