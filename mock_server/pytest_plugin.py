@@ -29,17 +29,19 @@ from typing import TYPE_CHECKING, Any, Protocol, Union, get_args, get_origin, ge
 
 import pytest
 
-from .app import create_app
+# Only light modules at import time: pytest imports this plugin in every run of every project
+# that has the kit installed, so flask, werkzeug and cryptography load inside the fixtures.
 from .config import MockConfig, RealmConfig
 from .control_schema import MANDATOR_ATTRIBUTES, REALM_SETTINGS, ControlError
-from .controls import controls_of
 from .errors import ConfigError, MockServerError
-from .handle import KeycloakMock
-from .keys import SigningKey, load_signing_key
-from .server import MockServer
 
 if TYPE_CHECKING:
     from client import TokenManager
+
+    from .handle import KeycloakMock
+    from .instrument import ServerError
+    from .keys import SigningKey
+    from .server import MockServer
 
 URL_ENV = "KEYCLOAK_MOCK_URL"
 ADMIN_TOKEN_ENV = "KEYCLOAK_MOCK_ADMIN_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -167,6 +169,8 @@ def keycloak_realms(keycloak_mock_config: MockConfig) -> tuple[RealmConfig, ...]
 @pytest.fixture(scope="session")
 def keycloak_signing_key(keycloak_mock_config: MockConfig) -> SigningKey:
     """The RS256 key, parsed once per session (the bundled TEST-ONLY key unless configured)."""
+    from .keys import load_signing_key
+
     config = keycloak_mock_config
     return load_signing_key(config.signing_key, generate=config.generate_key)
 
@@ -181,6 +185,9 @@ def keycloak_mock_server(
 ) -> Iterator[MockServer]:
     """One in-process mock Keycloak per session (per xdist worker): real HTTP on a free
     loopback port, served from a thread.  Prefer ``keycloak_mock``, which resets it per test."""
+    from .app import create_app
+    from .server import MockServer
+
     _skip_unless_in_process(_mode(pytestconfig), "keycloak_mock_server")
     app = create_app(keycloak_mock_config, realms=keycloak_realms, signing_key=keycloak_signing_key)
     with MockServer(keycloak_mock_config, app=app) as server:
@@ -190,6 +197,9 @@ def keycloak_mock_server(
 @pytest.fixture(scope="session")
 def _keycloak_mock_session(request: pytest.FixtureRequest) -> Iterator[KeycloakMock]:
     """The session's handle: on the in-process server, or on the mock at ``--keycloak-url``."""
+    from .controls import controls_of
+    from .handle import KeycloakMock
+
     mode = _mode(request.config)
     if mode.live:
         pytest.skip("needs the mock's controls; --keycloak-live talks to finAPI's live Keycloak")
@@ -246,6 +256,11 @@ def keycloak_mock(
 def _dedicated_mock(
     request: pytest.FixtureRequest, marker: pytest.Mark, stack: ExitStack
 ) -> KeycloakMock:
+    from .app import create_app
+    from .controls import controls_of
+    from .handle import KeycloakMock
+    from .server import MockServer
+
     _skip_unless_in_process(_mode(request.config), f"@pytest.mark.{CONFIG_MARKER}")
     base: MockConfig = request.getfixturevalue("keycloak_mock_config")
     try:
@@ -320,7 +335,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     except BaseException as exc:
         failure = exc
     handle = getattr(item, "funcargs", {}).get("keycloak_mock")
-    errors = handle.take_server_errors() if isinstance(handle, KeycloakMock) else []
+    errors: list[ServerError] = (
+        [] if handle is None else getattr(handle, "take_server_errors", list)()
+    )
     if errors:
         lines = [f"the mock Keycloak raised while serving {len(errors)} request(s):"]
         for error in errors:
