@@ -1,0 +1,38 @@
+"""README stays true: its set-up commands are what CI runs, its flag table is the CLI's."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from mock_server import MockConfig
+from mock_server.cli import env_var, flag
+
+from .conftest import REPO_ROOT
+
+README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def fenced_commands(section_heading: str) -> list[str]:
+    section = README.split(section_heading, 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```\n(.*?)```", section, flags=re.DOTALL)]
+
+
+def test_ci_runs_readmes_test_command_verbatim() -> None:
+    install_and_run, test_command = fenced_commands("## Set up")[:2]
+    assert install_and_run == "pip install -e . && keycloak-mock"
+    ci_script = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    last_command = [line for line in ci_script.splitlines() if line and not line.startswith("#")][
+        -1
+    ]
+    assert last_command == test_command
+
+
+def test_configuration_table_lists_every_option() -> None:
+    table = README.split("## Configuration", 1)[1].split("###", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `--")]
+    documented = {re.match(r"\| `(--[a-z-]+)", row).group(1): row for row in rows}  # type: ignore[union-attr]
+    for field in dataclasses.fields(MockConfig):
+        assert flag(field.name) in documented, field.name
+        assert f"`{env_var(field.name)}`" in documented[flag(field.name)]
+    assert len(documented) == len(dataclasses.fields(MockConfig))
