@@ -39,6 +39,13 @@ threads = 8
 #: Build the app in the arbiter, before forking: a bad realm file stops the server with the
 #: one-line error instead of a worker that fails to boot again and again.
 preload_app = True
+#: Request limits are the app's (``mock_server/limits.py``, Keycloak's numbers, JSON errors), so
+#: gunicorn's own, stricter defaults (4094-byte request line, 8190-byte header line: an HTML
+#: error page) are raised to let the app decide, as it does under the development server.  Past
+#: these (gunicorn's maximum request line, http.server's 64 KiB header line) gunicorn refuses.
+limit_request_line = 8190
+limit_request_field_size = 64 * 1024
+limit_request_fields = 100
 #: SIGTERM: finish requests in flight, then stop; CI jobs should not wait 30 s for a mock.
 graceful_timeout = 3
 keepalive = 5

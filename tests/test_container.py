@@ -34,6 +34,7 @@ from ruamel.yaml import YAML
 from mock_server.cli import build_parser, config_from, env_var, flag
 from mock_server.config import MockConfig
 from mock_server.http import EXTENSION_KEY
+from mock_server.server import MockServer
 from mock_server.wsgi import app_from_env
 
 from .conftest import REPO_ROOT, token_url
@@ -448,6 +449,29 @@ def test_moved_clock_is_seen_by_every_request(container: Container) -> None:
         assert {a.json()["error"] for a in answers} == {"invalid_grant"}
     finally:
         requests.post(f"{container.base}/_mock/reset", timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/health/ready?" + "a" * 4000, {}, 200),
+        ("/health/ready?" + "a" * 5000, {}, 414),
+        ("/health/ready?" + "a" * 8100, {}, 414),
+        ("/health/ready", {"X-Big": "b" * 9000}, 200),
+        ("/health/ready", {"X-Big": "b" * 21000}, 431),
+    ],
+    ids=["url-4000", "url-5000", "url-8100", "header-9000", "header-21000"],
+)
+def test_oversized_requests_answer_like_the_development_server(
+    container: Container, path: str, headers: dict[str, str], status: int
+) -> None:
+    """gunicorn's own stricter limits (HTML pages) must not pre-empt the app's JSON answers."""
+    with MockServer(MockConfig(port=0)) as development:
+        expected = requests.get(development.url + path, headers=headers, timeout=10)
+    answer = requests.get(container.base + path, headers=headers, timeout=10)
+    assert (answer.status_code, expected.status_code) == (status, status)
+    assert answer.headers["Content-Type"].startswith("application/json")
+    assert answer.json() == expected.json()
 
 
 def test_healthcheck_command_from_the_dockerfile(container: Container) -> None:
