@@ -153,7 +153,10 @@ class Soak:
         self.config = config
         self.rss = rss
         self._lock = threading.Lock()
-        self._generation = 0
+        #: Clock jumps begun and finished.  Only while they are equal is the server's clock the
+        #: one a token was issued under; a request overlapping a jump may see either clock.
+        self._jumps_started = 0
+        self._jumps_done = 0
         self._logins_in_generation = 0
         self._latencies: dict[str, list[float]] = {op: [] for op in MIX}
         self._errors: Counter[str] = Counter()
@@ -162,9 +165,15 @@ class Soak:
         self._idle_timeout = 1800
 
     # -- bookkeeping --------------------------------------------------------------------
-    @property
-    def generation(self) -> int:
-        return self._generation
+    def _epoch(self) -> tuple[int, int]:
+        return self._jumps_started, self._jumps_done
+
+    @staticmethod
+    def _settled(before: tuple[int, int], after: tuple[int, int]) -> int | None:
+        """The generation a request ran in, or ``None`` if a clock jump overlapped it."""
+        if before == after and before[0] == before[1]:
+            return before[1]
+        return None
 
     def _done(self, operation: str, seconds: float, error: str | None) -> None:
         with self._lock:
@@ -200,14 +209,23 @@ class Soak:
         form["password"] = PASSWORD
         if openid:
             form["scope"] = "openid"
-        generation = self._generation
+        before = self._epoch()
         response = self._call(http, "login", {200}, "POST", f"{OIDC}/token", data=form)
         if response is not None and response.status_code == 200:
             body = response.json()
+            # A login that overlapped a jump may hold a session from before it: stale (-1).
+            generation = self._settled(before, self._epoch())
             with self._lock:
-                if generation == self._generation:
+                if generation is not None and generation == self._jumps_done:
                     self._logins_in_generation += 1
-            pool.append(Session(generation, body["access_token"], body["refresh_token"], openid))
+            pool.append(
+                Session(
+                    -1 if generation is None else generation,
+                    body["access_token"],
+                    body["refresh_token"],
+                    openid,
+                )
+            )
             if len(pool) > POOL:
                 pool.pop(0)
 
@@ -292,7 +310,7 @@ class Soak:
         """A call with a session's token: ``fresh`` statuses expected, or ``stale`` ones too if
         the clock jumped since the token was issued (before or while the request was in flight).
         """
-        before = self._generation
+        before = self._epoch()
         began = time.perf_counter()
         try:
             response = http.request(
@@ -302,7 +320,7 @@ class Soak:
             self._done(operation, time.perf_counter() - began, type(exc).__name__)
             return None
         elapsed = time.perf_counter() - began
-        current = session.generation == before == self._generation
+        current = session.generation == self._settled(before, self._epoch())
         allowed = fresh if current else fresh | stale
         status = response.status_code
         self._done(operation, elapsed, None if status in allowed else f"unexpected {status}")
@@ -325,14 +343,18 @@ class Soak:
     def _jump_clock(self) -> None:
         """Move the server clock past the idle timeout: every token and session so far expires."""
         with self._lock:
-            self._generation += 1
-            self._logins_in_generation = 0
-        response = requests.post(
-            f"{self.url}/_mock/time/advance",
-            json={"seconds": self._idle_timeout + 1},
-            timeout=REQUEST_TIMEOUT,
-        )
-        response.raise_for_status()
+            self._jumps_started += 1
+        try:
+            response = requests.post(
+                f"{self.url}/_mock/time/advance",
+                json={"seconds": self._idle_timeout + 1},
+                timeout=REQUEST_TIMEOUT,
+            )
+            response.raise_for_status()
+        finally:
+            with self._lock:
+                self._jumps_done += 1
+                self._logins_in_generation = 0
 
     def sessions_held(self) -> int | None:
         try:
