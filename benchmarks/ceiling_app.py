@@ -32,6 +32,10 @@ def create_app() -> Flask:
     headers = {"kid": key.kid}
     app = Flask(__name__)
 
+    @app.get("/health/ready")
+    def ready() -> dict[str, object]:
+        return {"status": "UP", "checks": []}
+
     @app.post("/token")
     def token() -> dict[str, object] | Response:
         form = request.form

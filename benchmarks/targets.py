@@ -51,6 +51,8 @@ class Target:
     client_id: str = "demobank-cli"
     #: Run like the image runs: its ENV, with host and port moved to loopback.
     container: bool = False
+    #: Answers 200 to GET once serving, before any token is issued.
+    ready_path: str = "/health/ready"
 
     def refresh_body(self, refresh_token: str) -> str:
         return urlencode(
@@ -153,6 +155,7 @@ def targets(include_node: bool) -> list[Target]:
                 lambda port: [node, "-a", "127.0.0.1", "-p", str(port)],
                 token_path="/token",
                 password_body=NODE_PASSWORD,
+                ready_path="/.well-known/openid-configuration",
             )
         )
     return found
@@ -204,6 +207,16 @@ class Running:
             connection.request("POST", self.target.token_path, body, {"Content-Type": FORM})
             response = connection.getresponse()
             return response.status, response.read()
+        finally:
+            connection.close()
+
+    def get(self, path: str, timeout: float = 5.0) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            return response.status
         finally:
             connection.close()
 
@@ -271,11 +284,15 @@ class Running:
                 self.process.wait()
 
 
-def launch(target: Target, *, wait: float = 30.0, poll: float = 0.002) -> tuple[Running, float]:
-    """Start ``target`` and poll its token endpoint until a 200; returns it and the seconds taken.
+def launch(
+    target: Target, *, wait: float = 30.0, poll: float = 0.002, token: bool = True
+) -> tuple[Running, float]:
+    """Start ``target`` and poll it until a 200; returns it and the seconds taken.
 
-    The clock runs from just before the process is spawned to the first successful token
-    response: that is what a CI job or a test session waits for.
+    With ``token`` the poll is a password grant, and the clock runs from just before the process
+    is spawned to the first successful token response: what a CI job or a test session waits
+    for.  Without, the poll is a GET of ``ready_path``, so the server has issued no token yet
+    (its idle memory is measured that way).
     """
     port = free_port()
     env = {**os.environ, **target.env}
@@ -292,7 +309,10 @@ def launch(target: Target, *, wait: float = 30.0, poll: float = 0.002) -> tuple[
         if process.poll() is not None:
             raise RuntimeError(f"{target.name} exited with {process.returncode}: {' '.join(argv)}")
         try:
-            status, _ = running.post(target.password_body, timeout=2.0)
+            if token:
+                status, _ = running.post(target.password_body, timeout=2.0)
+            else:
+                status = running.get(target.ready_path, timeout=2.0)
             if status == 200:
                 return running, time.perf_counter() - started
         except OSError:
