@@ -34,15 +34,12 @@ from mock_server.errors import InvalidGrant, TokenVerificationError
 from mock_server.grants import check_refresh_claims, decode_refresh_token
 from mock_server.passwords import PlainCredential
 
-settings.register_profile(
-    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "long", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-#: For the properties that cost a real request or a fresh app per example.
-FEW = settings(max_examples=max(25, settings.default.max_examples // 10))
+#: Settings for this module only (a global profile would change other modules' hypothesis
+#: tests): ``HYPOTHESIS_PROFILE=long`` for the long run.
+_EXAMPLES = 3000 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 60
+MANY = settings(max_examples=_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: For the properties that cost a real request per example.
+FEW = settings(MANY, max_examples=max(25, _EXAMPLES // 10))
 
 TOKEN_PATH = "/realms/customer/protocol/openid-connect/token"
 BASE = "http://localhost"
@@ -114,6 +111,7 @@ headers = st.fixed_dictionaries(
 )
 
 
+@MANY
 @given(body=st.binary(max_size=2048), content_type=st.sampled_from(CONTENT_TYPES))
 def test_arbitrary_bytes_never_raise_out_of_the_token_view(
     client: FlaskClient, body: bytes, content_type: str
@@ -122,6 +120,7 @@ def test_arbitrary_bytes_never_raise_out_of_the_token_view(
     assert_keycloak_answer(response.status_code, response.data, response.content_type)
 
 
+@MANY
 @given(form=forms, extra_headers=headers)
 def test_arbitrary_fields_never_raise_out_of_the_token_view(
     client: FlaskClient, form: list[tuple[str, str]], extra_headers: dict[str, str]
@@ -131,6 +130,7 @@ def test_arbitrary_fields_never_raise_out_of_the_token_view(
     assert_keycloak_answer(response.status_code, response.data, response.content_type)
 
 
+@MANY
 @given(form=st.lists(st.tuples(field_names, field_values), max_size=6))
 def test_arbitrary_login_attempts_with_a_real_client_id_stay_keycloak_shaped(
     client: FlaskClient, form: list[tuple[str, str]]
@@ -141,6 +141,7 @@ def test_arbitrary_login_attempts_with_a_real_client_id_stay_keycloak_shaped(
     assert_keycloak_answer(response.status_code, response.data, response.content_type)
 
 
+@MANY
 @given(form=st.lists(st.tuples(field_names, field_values), max_size=6), token=st.text(max_size=400))
 def test_arbitrary_refresh_tokens_stay_keycloak_shaped(
     client: FlaskClient, form: list[tuple[str, str]], token: str
@@ -219,6 +220,7 @@ def realms_and_logins(draw: st.DrawFn) -> tuple[RealmConfig, str, str, list[str]
     return realm, username, password, requested
 
 
+@MANY
 @given(case=realms_and_logins(), now=st.integers(min_value=10**9, max_value=4 * 10**9))
 def test_issued_tokens_verify_and_say_what_was_issued(
     case: tuple[RealmConfig, str, str, list[str]], now: int
@@ -331,6 +333,7 @@ def alterations(draw: st.DrawFn, token: str) -> str:
     return altered
 
 
+@MANY
 @given(data=st.data())
 def test_altered_access_tokens_are_rejected(
     app: Flask, issued: dict[str, Any], data: st.DataObject
@@ -343,6 +346,7 @@ def test_altered_access_tokens_are_rejected(
         verify_access_token(altered, state, issuer_base=BASE)
 
 
+@MANY
 @given(data=st.data())
 def test_altered_refresh_tokens_are_rejected(
     app: Flask, issued: dict[str, Any], data: st.DataObject
