@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -37,8 +42,9 @@ class RawResponse:
     body: bytes
 
 
-def raw_exchange(server: MockServer, request: bytes) -> RawResponse:
+def raw_exchange(server: MockServer | Gunicorn, request: bytes) -> RawResponse:
     """Send ``request`` as is and read until the server closes: a reset fails the test."""
+    # Gunicorn or MockServer: both have ``port``.
     with socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT) as sock:
         sock.sendall(request)
         chunks = []
@@ -167,34 +173,46 @@ def test_one_long_field_within_the_body_limit_is_read_whole(server: MockServer) 
     [
         pytest.param(
             b"GET /health?" + b"q" * MAX_REQUEST_LINE + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-            414, URI_TOO_LONG, id="request line over 4096 (app)",
+            414,
+            URI_TOO_LONG,
+            id="request line over 4096 (app)",
         ),
         pytest.param(
             b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-            414, URI_TOO_LONG, id="request line over 64 KiB (server)",
+            414,
+            URI_TOO_LONG,
+            id="request line over 64 KiB (server)",
         ),
         pytest.param(
             b"GET /health HTTP/1.1\r\nHost: x\r\n"
             + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 5000) for i in range(5))
             + b"\r\n",
-            431, HEADERS_TOO_LARGE, id="headers over 20 KiB in total (app)",
+            431,
+            HEADERS_TOO_LARGE,
+            id="headers over 20 KiB in total (app)",
         ),
         pytest.param(
             b"GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 70_000 + b"\r\n\r\n",
-            431, HEADERS_TOO_LARGE, id="one header line over 64 KiB (server)",
+            431,
+            HEADERS_TOO_LARGE,
+            id="one header line over 64 KiB (server)",
         ),
         pytest.param(
             b"GET /health HTTP/1.1\r\nHost: x\r\n"
             + b"".join(b"X-Pad-%d: p\r\n" % i for i in range(150))
             + b"\r\n",
-            431, HEADERS_TOO_LARGE, id="over 100 header lines (server)",
+            431,
+            HEADERS_TOO_LARGE,
+            id="over 100 header lines (server)",
         ),
         pytest.param(
             b"GARBAGE\r\n\r\n", 400, {"error": "HTTP 400 Bad Request"}, id="no request line"
         ),
         pytest.param(
             b"GET /health?access_token=SECRET HTTP/9.9\r\n\r\n",
-            505, {"error": "HTTP 505 HTTP Version Not Supported"}, id="unknown HTTP version",
+            505,
+            {"error": "HTTP 505 HTTP Version Not Supported"},
+            id="unknown HTTP version",
         ),
     ],
 )
@@ -226,20 +244,36 @@ UNSUPPORTED = {"error": "unsupported_grant_type", "error_description": "Unsuppor
 @pytest.mark.parametrize(
     ("body", "status", "expected"),
     [
-        pytest.param(LOGIN.replace(b"password=demo", b"password=\xff\xfe"), 401, BAD_CREDENTIALS,
-                     id="invalid UTF-8 password is just wrong"),
-        pytest.param(LOGIN.replace(b"password=demo", b"password=%FF%FE"), 401, BAD_CREDENTIALS,
-                     id="percent-encoded invalid UTF-8"),
+        pytest.param(
+            LOGIN.replace(b"password=demo", b"password=\xff\xfe"),
+            401,
+            BAD_CREDENTIALS,
+            id="invalid UTF-8 password is just wrong",
+        ),
+        pytest.param(
+            LOGIN.replace(b"password=demo", b"password=%FF%FE"),
+            401,
+            BAD_CREDENTIALS,
+            id="percent-encoded invalid UTF-8",
+        ),
         pytest.param(b"grant_type=\xc3", 400, UNSUPPORTED, id="truncated UTF-8 grant_type"),
         pytest.param(b"grant_type=%E2%82", 400, UNSUPPORTED, id="truncated percent UTF-8"),
         pytest.param(b"&&&===&&", 400, MISSING_GRANT, id="only separators"),
         pytest.param(b"grant_type", 400, UNSUPPORTED, id="key without value is empty"),
         pytest.param(b"%zz=%&grant_type=password%", 400, UNSUPPORTED, id="broken escapes"),
         pytest.param(b"\x00\x01\x02=\x03", 400, MISSING_GRANT, id="control bytes"),
-        pytest.param(b"grant_type=password\x00&client_id=demobank-cli", 400, UNSUPPORTED,
-                     id="NUL inside a value"),
-        pytest.param(LOGIN.replace(b"username=demo", b"username=d%C3%A9mo"), 401, BAD_CREDENTIALS,
-                     id="non-ASCII username"),
+        pytest.param(
+            b"grant_type=password\x00&client_id=demobank-cli",
+            400,
+            UNSUPPORTED,
+            id="NUL inside a value",
+        ),
+        pytest.param(
+            LOGIN.replace(b"username=demo", b"username=d%C3%A9mo"),
+            401,
+            BAD_CREDENTIALS,
+            id="non-ASCII username",
+        ),
     ],
 )
 def test_malformed_forms_get_keycloak_errors(
@@ -267,8 +301,115 @@ def test_form_with_a_declared_charset_is_still_a_form(server: MockServer) -> Non
 def test_nonsense_content_length_is_a_4xx(server: MockServer, content_length: bytes) -> None:
     request = (
         f"POST {TOKEN_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: {FORM}\r\n".encode()
-        + b"Content-Length: " + content_length + b"\r\n\r\n" + LOGIN
+        + b"Content-Length: "
+        + content_length
+        + b"\r\n\r\n"
+        + LOGIN
     )
     response = raw_exchange(server, request)
     assert 400 <= response.status < 500
     assert response.headers["content-type"] == "application/json"
+
+
+# -- the same limits under gunicorn, as the container runs it ------------------------------
+
+
+class Gunicorn:
+    """``gunicorn`` with the container's settings, on a free loopback port."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def gunicorn() -> Iterator[Gunicorn]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "KEYCLOAK_MOCK_PORT": str(port), "KEYCLOAK_MOCK_HOST": "127.0.0.1"}
+    command = [
+        sys.executable, "-m", "gunicorn", "--config", "python:mock_server.gunicorn_conf",
+        "mock_server.wsgi:app_from_env()",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    server = Gunicorn(port)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if requests.get(f"{server.url}/health/ready", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.05)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "expected"),
+    [
+        pytest.param(b"password=" + b"x" * (10 * 1000 * 1000), 413, TOO_LARGE, id="10 MB body"),
+        pytest.param(
+            LOGIN + b"".join(b"&f%d=1" % i for i in range(MAX_FORM_FIELDS)),
+            400, TOO_MANY_FIELDS, id="too many fields",
+        ),
+        pytest.param(LOGIN.replace(b"password=demo", b"password=\xff"), 401, BAD_CREDENTIALS,
+                     id="invalid UTF-8"),
+    ],
+)  # fmt: skip
+def test_gunicorn_body_limits(
+    gunicorn: Gunicorn, body: bytes, status: int, expected: dict[str, str]
+) -> None:
+    response = requests.post(
+        gunicorn.url + TOKEN_PATH, data=body, headers={"Content-Type": FORM}, timeout=30
+    )
+    assert (response.status_code, response.json()) == (status, expected)
+    assert requests.get(f"{gunicorn.url}/health/ready", timeout=10).status_code == 200
+
+
+def test_gunicorn_chunked_body_over_the_limit_is_413(gunicorn: Gunicorn) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield LOGIN + b"&pad="
+        for _ in range(200):
+            yield b"x" * 10240
+
+    response = requests.post(
+        gunicorn.url + TOKEN_PATH, data=chunks(), headers={"Content-Type": FORM}, timeout=30
+    )
+    assert (response.status_code, response.json()) == (413, TOO_LARGE)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        pytest.param(
+            b"GET /health?" + b"q" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            414, id="request line over 8190",
+        ),
+        pytest.param(
+            b"GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 70_000 + b"\r\n\r\n",
+            431, id="one header line over 64 KiB",
+        ),
+        pytest.param(
+            b"GET /health HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-Pad-%d: p\r\n" % i for i in range(150))
+            + b"\r\n",
+            431, id="over 100 header lines",
+        ),
+    ],
+)  # fmt: skip
+def test_gunicorn_refuses_what_never_reaches_the_app(
+    gunicorn: Gunicorn, request_bytes: bytes, status: int
+) -> None:
+    """Beyond the app's limits (tests/test_container.py compares those with werkzeug's), gunicorn
+    itself refuses, with a 4xx, at once, and serves on."""
+    response = raw_exchange(gunicorn, request_bytes)
+    assert response.status == status
+    assert requests.get(f"{gunicorn.url}/health/ready", timeout=10).status_code == 200
