@@ -37,7 +37,7 @@ from mock_server.views import control
 
 from .conftest import REALMS_FILE
 
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 MAX_RESPONSE_SECONDS = 5.0
 #: Methods every rule gets implicitly (werkzeug adds HEAD to GET; Flask answers OPTIONS itself).
 IMPLICIT = {"HEAD"}
