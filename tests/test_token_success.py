@@ -212,6 +212,7 @@ def test_technical_user_and_test_mandator(realms_server: MockServer) -> None:
 
 
 def test_refresh_rotates_and_keeps_the_session(keycloak_mock: MockServer) -> None:
+    keycloak_mock.state.clock.freeze()  # exact iat arithmetic below
     first = login(keycloak_mock).json()
     keycloak_mock.state.clock.advance(10)
     second_response = refresh(keycloak_mock, first["refresh_token"])
@@ -242,6 +243,7 @@ def test_refresh_scope_parameter_narrows_the_access_token(keycloak_mock: MockSer
 
 
 def test_session_max_caps_both_lifetimes(keycloak_mock: MockServer) -> None:
+    keycloak_mock.state.clock.freeze()  # exact lifetimes below
     keycloak_mock.state.update_realm(
         "customer",
         lambda r: dataclasses.replace(r, sso_session_idle_timeout=60, sso_session_max_lifespan=100),
