@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from .errors import ConfigError
 
@@ -92,6 +90,11 @@ class SigningKey:
         with self._cert_lock:
             cached = self._certificates.get(realm)
             if cached is None:
+                # Imported here: cryptography.x509 costs ~35 ms of start-up, and only JWKS
+                # and realm info need a certificate.
+                from cryptography import x509
+                from cryptography.x509.oid import NameOID
+
                 name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, realm)])
                 serial = int.from_bytes(
                     hashlib.sha256(f"{self.kid}:{realm}".encode()).digest()[:8], "big"

@@ -18,8 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import jwt
-
 from .errors import TokenExpired, TokenVerificationError
 from .state import MockState
 from .tokens import TOKEN_TYPE_ACCESS, is_compact_jws
@@ -153,6 +151,8 @@ def verify_rs256_signature(token: str, state: MockState) -> dict[str, Any]:
         raise TokenVerificationError("Malformed token: empty")
     if not is_compact_jws(token):
         raise TokenVerificationError("Malformed token: not a signed JWT")
+    import jwt  # here, not at the top: PyJWT adds ~70 ms to start-up and only decoding needs it
+
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:

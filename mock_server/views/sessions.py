@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 from flask import Blueprint, Response, g, request
 
 from ..clients import authenticate_client
@@ -153,6 +152,8 @@ def _decode_any(mock: MockState, realm: RealmConfig, encoded: str) -> dict[str, 
     Like Keycloak's ``session.tokens().decode`` only the signature is checked, plus the issuer:
     Keycloak binds a token to its realm through per-realm keys, the mock shares one RSA key.
     """
+    import jwt  # here, not at the top: PyJWT adds ~70 ms to start-up and only decoding needs it
+
     try:
         algorithm = jwt.get_unverified_header(encoded).get("alg")
     except jwt.PyJWTError:
