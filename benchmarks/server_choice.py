@@ -5,7 +5,7 @@
 Serves the mock (``mock_server.wsgi:app_from_env()``) with each candidate and runs the password
 grant at 1 and 8 connections, interleaved over rounds (medians reported).  Candidates:
 
-- gunicorn, one process with threads (``gthread``), 4 / 8 / 16 threads: the Dockerfile's CMD
+- gunicorn, one process with threads (``gthread``), 2 / 4 / 8 / 16 threads: the Dockerfile's CMD
   with ``--threads`` overridden on the command line;
 - gunicorn with 2 ``sync`` worker processes: faster on 2 cores, but each process has its own
   sessions, clock and faults, which the script demonstrates: it logs in once and refreshes 20
@@ -49,6 +49,7 @@ def gunicorn_target(name: str, *extra: str) -> Target:
 
 def candidates() -> list[Target]:
     found = [
+        gunicorn_target("gunicorn gthread 1x2", "--threads", "2"),
         gunicorn_target("gunicorn gthread 1x4", "--threads", "4"),
         gunicorn_target("gunicorn gthread 1x8", "--threads", "8"),
         gunicorn_target("gunicorn gthread 1x16", "--threads", "16"),

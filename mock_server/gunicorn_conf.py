@@ -33,9 +33,13 @@ bind = [f"{_host}:{_config.port}"]
 
 workers = 1
 worker_class = "gthread"
-#: Requests in flight at once.  Signing is the only long step and it releases the GIL, so a
-#: few threads per core are enough; idle keep-alive connections do not hold a thread.
-threads = 8
+#: Requests in flight at once; idle keep-alive connections do not hold a thread.  Signing is the
+#: only long step and it releases the GIL, so two threads already keep two cores busy; every
+#: thread more adds GIL hand-offs.  Measured on 2 cores at 8 connections (benchmarks/
+#: server_choice.py): 2 threads 678 req/s, 4 threads 547, 8 threads 474, 16 threads 445.  Four
+#: leaves threads free while a scripted ``delay`` fault or a slow client holds one.  Tune with
+#: gunicorn's own ``GUNICORN_CMD_ARGS="--threads N"``.
+threads = 4
 #: Build the app in the arbiter, before forking: a bad realm file stops the server with the
 #: one-line error instead of a worker that fails to boot again and again.
 preload_app = True
