@@ -36,7 +36,8 @@ worker_class = "gthread"
 #: Requests in flight at once; idle keep-alive connections do not hold a thread.  Signing is the
 #: only long step and it releases the GIL, so two threads already keep two cores busy; every
 #: thread more adds GIL hand-offs.  Measured on 2 cores at 8 connections (benchmarks/
-#: server_choice.py): 2 threads 678 req/s, 4 threads 547, 8 threads 474, 16 threads 445.  Four
+#: server_choice.py, two runs): 2 threads 678 / 564 req/s (p99 23 / 21 ms), 4 threads 547 / 475
+#: (31 / 30 ms), 8 threads 474 / 501 (39 / 32 ms), 16 threads 445 / 491.  Four rather than two
 #: leaves threads free while a scripted ``delay`` fault or a slow client holds one.  Tune with
 #: gunicorn's own ``GUNICORN_CMD_ARGS="--threads N"``.
 threads = 4
