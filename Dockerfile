@@ -32,7 +32,8 @@ RUN set -eu; \
     python -m pip install "${wheel}[container]"; \
     python -m pip check; \
     rm -rf /wheels; \
-    useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin keycloak-mock
+    groupadd --system --gid 10001 keycloak-mock; \
+    useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin keycloak-mock
 
 # Inside the container the mock must listen on every interface; the CLI refuses a non-loopback
 # host unless told so explicitly.
