@@ -497,6 +497,31 @@ def test_healthcheck_command_from_the_dockerfile(container: Container) -> None:
     assert "not reachable" in nobody.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        ([], {"KEYCLOAK_MOCK_PORT": "eighty"}, "KEYCLOAK_MOCK_PORT: expected an integer"),
+        (["--bogus"], {}, "unrecognized arguments: --bogus"),
+        (["--url", "http://127.0.0.1:1/health/ready"], {}, "not reachable"),
+    ],
+    ids=["bad-port-env", "bad-flag", "nothing-listening"],
+)
+def test_healthcheck_failures_exit_1_not_dockers_reserved_2(
+    args: list[str], env: dict[str, str], message: str
+) -> None:
+    result = subprocess.run(
+        [*resolve(IMAGE.healthcheck), *args],
+        env=host_env(free_port(), **env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_healthcheck_ignores_http_proxy(container: Container) -> None:
     """A CI runner's proxy settings must not route the loopback probe elsewhere."""
     env = {**container.env, "HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
