@@ -167,7 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # SIGINT too: a shell that starts us in the background leaves SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler of its own.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _raise_keyboard_interrupt)
     announce(app, config.issuer_url or f"http://{url_host(config.host)}:{server.port}")
     try:
         server.serve_forever()
