@@ -9,6 +9,8 @@ import pytest
 
 from mock_server import MockConfig, MockServer
 
+from .client_support import Wiretap
+
 pytest_plugins = ["pytester"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,3 +34,20 @@ def realms_server(fixture_realms_server: MockServer) -> MockServer:
     """``fixture_realms_server`` reset to pristine state for this test."""
     fixture_realms_server.state.reset()
     return fixture_realms_server
+
+
+# -- client tests: a module defines ``tapped_server`` (its mock and a wiretap on it) --
+
+
+@pytest.fixture
+def server(tapped_server: tuple[MockServer, Wiretap]) -> MockServer:
+    """The module's ``tapped_server`` mock, pristine, with an empty wiretap."""
+    tapped_server[0].state.reset()
+    tapped_server[1].clear()
+    return tapped_server[0]
+
+
+@pytest.fixture
+def wiretap(tapped_server: tuple[MockServer, Wiretap], server: MockServer) -> Wiretap:
+    """What the module's ``tapped_server`` mock received during this test."""
+    return tapped_server[1]

@@ -30,18 +30,6 @@ def tapped_server() -> Iterator[tuple[MockServer, Wiretap]]:
 
 
 @pytest.fixture
-def server(tapped_server: tuple[MockServer, Wiretap]) -> MockServer:
-    tapped_server[0].state.reset()
-    tapped_server[1].clear()
-    return tapped_server[0]
-
-
-@pytest.fixture
-def wiretap(tapped_server: tuple[MockServer, Wiretap], server: MockServer) -> Wiretap:
-    return tapped_server[1]
-
-
-@pytest.fixture
 def manager(server: MockServer) -> TokenManager:
     settings = Settings(base_url=server.url, mandator="customer", username="demo", password="demo")
     return TokenManager(settings)

@@ -25,18 +25,6 @@ def tapped_server() -> Iterator[tuple[MockServer, Wiretap]]:
         yield server, tap(server)
 
 
-@pytest.fixture
-def server(tapped_server: tuple[MockServer, Wiretap]) -> MockServer:
-    tapped_server[0].state.reset()
-    tapped_server[1].clear()
-    return tapped_server[0]
-
-
-@pytest.fixture
-def wiretap(tapped_server: tuple[MockServer, Wiretap], server: MockServer) -> Wiretap:
-    return tapped_server[1]
-
-
 def make_manager(base_url: str, **changes: object) -> TokenManager:
     values: dict[str, object] = {
         "base_url": base_url,

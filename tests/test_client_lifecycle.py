@@ -42,19 +42,6 @@ def tapped_server() -> Iterator[tuple[MockServer, Wiretap]]:
 
 
 @pytest.fixture
-def server(tapped_server: tuple[MockServer, Wiretap]) -> MockServer:
-    """The module's mock (``fixtures/realms.json``), pristine, with an empty wiretap."""
-    tapped_server[0].state.reset()
-    tapped_server[1].clear()
-    return tapped_server[0]
-
-
-@pytest.fixture
-def wiretap(tapped_server: tuple[MockServer, Wiretap], server: MockServer) -> Wiretap:
-    return tapped_server[1]
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
