@@ -60,7 +60,31 @@ def add_response_headers(headers: Mapping[str, str]) -> None:
 def issuer_base() -> str:
     """Public base URL: ``--issuer-url`` if set, else the URL the request came in on."""
     configured = mock_config().issuer_url
-    return (configured or request.host_url).rstrip("/")
+    return (configured or _request_host_url()).rstrip("/")
+
+
+#: ``request.host_url`` per (scheme, Host header, server name, port).  werkzeug builds it anew
+#: for every request (host validation, IRI decoding: about 40 us, on every token call), while a
+#: mock sees the same few hosts over and over.  Bounded, since clients choose the Host header.
+_host_urls: dict[tuple[object, ...], str] = {}
+_HOST_URL_CACHE_SIZE = 256
+
+
+def _request_host_url() -> str:
+    environ = request.environ
+    key = (
+        environ.get("wsgi.url_scheme"),
+        environ.get("HTTP_HOST"),
+        environ.get("SERVER_NAME"),
+        environ.get("SERVER_PORT"),
+    )
+    url = _host_urls.get(key)
+    if url is None:
+        url = request.host_url
+        if len(_host_urls) >= _HOST_URL_CACHE_SIZE:
+            _host_urls.clear()
+        _host_urls[key] = url
+    return url
 
 
 def realm_url(realm: str) -> str:

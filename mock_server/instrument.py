@@ -15,7 +15,16 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
+from flask import (
+    Flask,
+    Request,
+    Response,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    request,
+)
 from werkzeug.exceptions import HTTPException
 
 from .config import MockConfig
@@ -121,11 +130,15 @@ def server_errors_of(app: Flask) -> ServerErrors:
 
 
 def _before_request() -> Response | None:
-    if request.blueprint == CONTROL_BLUEPRINT:
+    # The context-locals are read once into plain names: each proxy lookup costs about a
+    # microsecond, and these hooks run on every request.
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if req.blueprint == CONTROL_BLUEPRINT:
         return None
-    identity = _identify()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    identity = _identify(req, app)
     g.keycloak_mock_identity = identity
-    faults = faults_of(current_app)
+    faults = faults_of(app)
     if faults.idle:
         return None
     fault = faults.take(identity.endpoint, identity.grant_type, identity.realm)
@@ -150,18 +163,23 @@ def _apply(fault: Fault) -> Response | None:
 
 
 def _after_request(response: Response) -> Response:
-    if request.blueprint == CONTROL_BLUEPRINT:
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if req.blueprint == CONTROL_BLUEPRINT:
         return response
-    identity: _Identity = g.get("keycloak_mock_identity") or _Identity(
-        request.endpoint, None, None, None, None
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    context = g._get_current_object()
+    identity: _Identity = getattr(context, "keycloak_mock_identity", None) or _Identity(
+        req.endpoint, None, None, None, None
     )
-    fault = g.get("keycloak_mock_fault")
-    state: MockState = current_app.extensions[EXTENSION_KEY]["state"]
-    request_log_of(current_app).add(
+    fault = getattr(context, "keycloak_mock_fault", None)
+    extension = app.extensions[EXTENSION_KEY]
+    state: MockState = extension["state"]
+    log: RequestLog = extension["request_log"]
+    log.add(
         RequestRecord(
             at=state.clock.now(),
-            method=request.method,
-            path=request.path,
+            method=req.method,
+            path=req.path,
             endpoint=identity.endpoint.rpartition(".")[2] if identity.endpoint else None,
             realm=identity.realm,
             grant_type=identity.grant_type,
@@ -174,24 +192,25 @@ def _after_request(response: Response) -> Response:
     return response
 
 
-def _identify() -> _Identity:
+def _identify(req: Request, app: Flask) -> _Identity:
     """Who and what a request is about, read before the view changes any session."""
-    endpoint = request.endpoint
-    realm_name = (request.view_args or {}).get("realm_name")
+    endpoint = req.endpoint
+    realm_name = (req.view_args or {}).get("realm_name")
     short = endpoint.rpartition(".")[2] if endpoint else None
-    if short not in _FORM_ENDPOINTS or request.method != "POST":
+    if short not in _FORM_ENDPOINTS or req.method != "POST":
         return _Identity(endpoint, realm_name, None, None, None)
     try:
-        form = request.form
+        form = req.form
     except HTTPException:
         return _Identity(endpoint, realm_name, None, None, None)  # the view answers the error
     grant_type = form.get("grant_type") if short == "token" else None
-    client_id = client_id_from(form, request.headers.get("Authorization"))
-    return _Identity(endpoint, realm_name, grant_type, client_id, _username(realm_name, form))
+    client_id = client_id_from(form, req.headers.get("Authorization"))
+    state: MockState = app.extensions[EXTENSION_KEY]["state"]
+    username = _username(state, realm_name, form)
+    return _Identity(endpoint, realm_name, grant_type, client_id, username)
 
 
-def _username(realm_name: str | None, form: Any) -> str | None:
-    state: MockState = current_app.extensions[EXTENSION_KEY]["state"]
+def _username(state: MockState, realm_name: str | None, form: Any) -> str | None:
     realm = state.realm(realm_name) if realm_name else None
     typed = form.get("username")
     if typed is not None:

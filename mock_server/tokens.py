@@ -11,6 +11,7 @@ order follows Keycloak's Jackson serialisation: fixed fields in declaration orde
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -77,14 +78,20 @@ def compact_json(value: Any) -> bytes:
     return _COMPACT.encode(value).encode("utf-8")
 
 
+@functools.lru_cache(maxsize=64)
+def _encoded_header(alg: str, kid: str) -> str:
+    """The first segment of every token a key signs: the same for all of them, so built once."""
+    return b64url(jws_header(alg, kid))
+
+
 def sign_rs256(claims: Mapping[str, Any], key: SigningKey) -> str:
-    signing_input = f"{b64url(jws_header('RS256', key.kid))}.{b64url(compact_json(claims))}"
+    signing_input = f"{_encoded_header('RS256', key.kid)}.{b64url(compact_json(claims))}"
     signature = key.private_key.sign(signing_input.encode("ascii"), _PKCS1V15, _SHA256)
     return f"{signing_input}.{b64url(signature)}"
 
 
 def sign_hs512(claims: Mapping[str, Any], key: HmacKey) -> str:
-    signing_input = f"{b64url(jws_header('HS512', key.kid))}.{b64url(compact_json(claims))}"
+    signing_input = f"{_encoded_header('HS512', key.kid)}.{b64url(compact_json(claims))}"
     signature = hmac.new(key.secret, signing_input.encode("ascii"), hashlib.sha512).digest()
     return f"{signing_input}.{b64url(signature)}"
 
@@ -101,12 +108,19 @@ class Grant:
     scopes: tuple[str, ...]
     """Client scopes applied, in token-scope order, ``openid`` first when requested."""
 
+    @functools.cached_property
+    def scope(self) -> str:
+        """The ``scope`` claim/field: applied scopes that are included in token scope.
+
+        Cached: the access token, the refresh token and the response body all carry it.
+        """
+        realm = self.realm
+        return " ".join(s for s in self.scopes if s == "openid" or realm.includes_in_token_scope(s))
+
 
 def scope_string(grant: Grant) -> str:
     """The ``scope`` claim/field: applied scopes that are included in token scope."""
-    return " ".join(
-        s for s in grant.scopes if s == "openid" or grant.realm.includes_in_token_scope(s)
-    )
+    return grant.scope
 
 
 def effective_roles(realm: RealmConfig, user: UserConfig) -> tuple[list[str], dict[str, list[str]]]:
