@@ -17,7 +17,7 @@ import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -108,14 +108,16 @@ class Grant:
     scopes: tuple[str, ...]
     """Client scopes applied, in token-scope order, ``openid`` first when requested."""
 
-    @functools.cached_property
-    def scope(self) -> str:
-        """The ``scope`` claim/field: applied scopes that are included in token scope.
+    scope: str = field(init=False)
+    """The ``scope`` claim/field: applied scopes that are included in token scope.
 
-        Cached: the access token, the refresh token and the response body all carry it.
-        """
-        realm = self.realm
-        return " ".join(s for s in self.scopes if s == "openid" or realm.includes_in_token_scope(s))
+    Computed once here: the access token, the refresh token and the response body all carry it.
+    """
+
+    def __post_init__(self) -> None:
+        included = self.realm.includes_in_token_scope
+        scope = " ".join(s for s in self.scopes if s == "openid" or included(s))
+        object.__setattr__(self, "scope", scope)
 
 
 def scope_string(grant: Grant) -> str:
