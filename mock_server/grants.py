@@ -21,13 +21,13 @@ from .tokens import (
     applied_scopes,
     finapi_fields,
     id_token_claims,
-    is_compact_jws,
     refresh_token_claims,
     scope_string,
     sign_hs512,
     sign_rs256,
     split_scope,
     token_response,
+    verify_hs512,
 )
 
 INVALID_CREDENTIALS = "Invalid user credentials"
@@ -133,29 +133,8 @@ def refresh_grant(
 
 def decode_refresh_token(state: MockState, realm: RealmConfig, encoded: str) -> dict[str, Any]:
     """Verify the HS512 signature with the realm's key; anything unreadable is invalid."""
-    import jwt  # here, not at the top: PyJWT adds ~70 ms to start-up and only decoding needs it
-
-    key = state.refresh_key(realm)
-    if not is_compact_jws(encoded):
-        raise InvalidGrant(INVALID_REFRESH_TOKEN)
-    try:
-        header = jwt.get_unverified_header(encoded)
-        if header.get("kid") != key.kid:
-            raise InvalidGrant(INVALID_REFRESH_TOKEN)
-        claims: Any = jwt.decode(
-            encoded,
-            key.secret,
-            algorithms=["HS512"],
-            options={
-                "verify_exp": False,
-                "verify_iat": False,
-                "verify_nbf": False,
-                "verify_aud": False,
-            },
-        )
-    except jwt.PyJWTError:
-        raise InvalidGrant(INVALID_REFRESH_TOKEN) from None
-    if not isinstance(claims, dict) or any(
+    claims = verify_hs512(encoded, state.refresh_key(realm))
+    if claims is None or any(
         not isinstance(claims.get(name), kind) or isinstance(claims.get(name), bool)
         for name, kind in _REFRESH_CLAIM_TYPES.items()
     ):

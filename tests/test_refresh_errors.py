@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hmac
+import json
 import time
 from collections.abc import Callable
 
@@ -99,7 +102,63 @@ def tampered(server: MockServer, tokens: dict[str, str]) -> str:
     return f"{header}.{payload}.{flipped}"
 
 
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def signed_with_realm_key(
+    server: MockServer, header: bytes, payload: bytes, digest: str = "sha512"
+) -> str:
+    """A token signed with the realm's own refresh-token secret (what a forger cannot do)."""
+    realm = server.state.realm("customer")
+    assert realm is not None
+    secret = server.state.refresh_key(realm).secret
+    signing_input = f"{_b64(header)}.{_b64(payload)}"
+    signature = hmac.new(secret, signing_input.encode("ascii"), digest).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def _parts(token: str) -> tuple[dict[str, object], bytes]:
+    header, payload, _ = token.split(".")
+    decoded = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
+    return json.loads(decoded), base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+
+
+def header_names_another_algorithm(server: MockServer, tokens: dict[str, str]) -> str:
+    """Signed with HS512 and the realm's secret, but the header claims HS256."""
+    header, payload = _parts(tokens["refresh_token"])
+    header["alg"] = "HS256"
+    return signed_with_realm_key(server, json.dumps(header).encode(), payload)
+
+
+def other_algorithm_same_secret(server: MockServer, tokens: dict[str, str]) -> str:
+    header, payload = _parts(tokens["refresh_token"])
+    header["alg"] = "HS256"
+    return signed_with_realm_key(server, json.dumps(header).encode(), payload, "sha256")
+
+
+def unknown_key_id(server: MockServer, tokens: dict[str, str]) -> str:
+    header, payload = _parts(tokens["refresh_token"])
+    header["kid"] = "another-key"
+    return signed_with_realm_key(server, json.dumps(header).encode(), payload)
+
+
+def payload_not_an_object(server: MockServer, tokens: dict[str, str]) -> str:
+    header, payload = _parts(tokens["refresh_token"])
+    return signed_with_realm_key(server, json.dumps(header).encode(), b"[" + payload + b"]")
+
+
+def header_not_json(server: MockServer, tokens: dict[str, str]) -> str:
+    _, payload = _parts(tokens["refresh_token"])
+    return signed_with_realm_key(server, b"HS512", payload)
+
+
 SCENARIOS: list[tuple[Scenario, dict[str, str]]] = [
+    (header_names_another_algorithm, invalid_grant("Invalid refresh token")),
+    (other_algorithm_same_secret, invalid_grant("Invalid refresh token")),
+    (unknown_key_id, invalid_grant("Invalid refresh token")),
+    (payload_not_an_object, invalid_grant("Invalid refresh token")),
+    (header_not_json, invalid_grant("Invalid refresh token")),
     (access_token_as_refresh_token, invalid_grant("Invalid refresh token")),
     (token_of_another_realm, invalid_grant("Invalid refresh token")),
     (tampered, invalid_grant("Invalid refresh token")),
@@ -122,6 +181,16 @@ def test_refresh_rejected(
     assert response.status_code == 400
     assert response.json() == expected
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_token_re_signed_with_the_realm_key_is_accepted(realms_server: MockServer) -> None:
+    """The verifier checks the signature with the realm's key, not the token's exact bytes."""
+    tokens = login(realms_server)
+    header, payload = _parts(tokens["refresh_token"])
+    compact_header = json.dumps(header, separators=(",", ":")).encode()  # not Keycloak's spacing
+    response = refresh(realms_server, signed_with_realm_key(realms_server, compact_header, payload))
+    assert response.status_code == 200, response.text
+    assert response.json()["session_state"] == tokens["session_state"]
 
 
 def test_token_of_another_client(realms_server: MockServer) -> None:
