@@ -22,7 +22,6 @@ from .tokens import (
     finapi_fields,
     id_token_claims,
     refresh_token_claims,
-    scope_string,
     sign_hs512,
     sign_rs256,
     split_scope,
@@ -223,6 +222,6 @@ def issue_tokens(
         id_token=id_token,
         not_before_policy=realm.not_before,
         session_state=session.id,
-        scope=scope_string(grant),
+        scope=grant.scope,
         extra=finapi_fields(realm, grant.user),
     )

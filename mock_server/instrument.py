@@ -172,10 +172,8 @@ def _after_request(response: Response) -> Response:
         req.endpoint, None, None, None, None
     )
     fault = getattr(context, "keycloak_mock_fault", None)
-    extension = app.extensions[EXTENSION_KEY]
-    state: MockState = extension["state"]
-    log: RequestLog = extension["request_log"]
-    log.add(
+    state: MockState = app.extensions[EXTENSION_KEY]["state"]
+    request_log_of(app).add(
         RequestRecord(
             at=state.clock.now(),
             method=req.method,

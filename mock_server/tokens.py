@@ -57,20 +57,23 @@ def is_compact_jws(token: str) -> bool:
     even where the decoded bytes would come out the same (an appended ``==``, stray bits in the
     last character), whichever PyJWT version is installed.
     """
+    return _compact_segments(token) is not None
+
+
+def _compact_segments(token: str) -> list[bytes] | None:
+    """The three decoded segments of a canonical compact JWS, or ``None``."""
     segments = token.split(".")
     if len(segments) != 3:
-        return False
+        return None
+    decoded_segments = []
     for segment in segments:
         if not _BASE64URL.fullmatch(segment) or len(segment) % 4 == 1:
-            return False
+            return None
         decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
         if b64url(decoded) != segment:
-            return False
-    return True
-
-
-def _segment_bytes(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+            return None
+        decoded_segments.append(decoded)
+    return decoded_segments
 
 
 def verify_hs512(token: str, key: HmacKey) -> dict[str, Any] | None:
@@ -83,21 +86,22 @@ def verify_hs512(token: str, key: HmacKey) -> dict[str, Any] | None:
     with ``algorithms=["HS512"]``: canonical compact form, a JSON-object header naming HS512 and
     this key's ``kid``, a matching signature (compared in constant time), a JSON-object payload.
     """
-    if not is_compact_jws(token):
+    decoded = _compact_segments(token)
+    if decoded is None:
         return None
-    header_segment, payload_segment, signature_segment = token.split(".")
+    header_bytes, payload_bytes, signature = decoded
     try:
-        header = json.loads(_segment_bytes(header_segment))
+        header = json.loads(header_bytes)
     except ValueError:
         return None
     if not isinstance(header, dict) or header.get("alg") != "HS512" or header.get("kid") != key.kid:
         return None
-    signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
+    signing_input = token.rpartition(".")[0].encode("ascii")
     expected = hmac.new(key.secret, signing_input, hashlib.sha512).digest()
-    if not hmac.compare_digest(expected, _segment_bytes(signature_segment)):
+    if not hmac.compare_digest(expected, signature):
         return None
     try:
-        claims = json.loads(_segment_bytes(payload_segment))
+        claims = json.loads(payload_bytes)
     except ValueError:
         return None
     return claims if isinstance(claims, dict) else None
@@ -152,11 +156,6 @@ class Grant:
         included = self.realm.includes_in_token_scope
         scope = " ".join(s for s in self.scopes if s == "openid" or included(s))
         object.__setattr__(self, "scope", scope)
-
-
-def scope_string(grant: Grant) -> str:
-    """The ``scope`` claim/field: applied scopes that are included in token scope."""
-    return grant.scope
 
 
 def effective_roles(realm: RealmConfig, user: UserConfig) -> tuple[list[str], dict[str, list[str]]]:
@@ -219,7 +218,7 @@ def access_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[s
         claims["realm_access"] = {"roles": realm_roles}
     if client_roles:
         claims["resource_access"] = {c: {"roles": roles} for c, roles in client_roles.items()}
-    claims["scope"] = scope_string(grant)
+    claims["scope"] = grant.scope
     claims.update(_profile_claims(grant, "email" in applied, "profile" in applied))
     return claims
 
@@ -236,7 +235,7 @@ def refresh_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[
         "typ": TOKEN_TYPE_REFRESH,
         "azp": grant.client.client_id,
         "sid": grant.session_id,
-        "scope": scope_string(grant),
+        "scope": grant.scope,
     }
 
 
