@@ -1,6 +1,6 @@
 """Which production WSGI server the container uses, decided by measurement.
 
-    python benchmarks/server_choice.py [--duration 3] [--repeats 3]
+    python benchmarks/server_choice.py [--duration 3] [--repeats 3] [--skip-node]
 
 Serves the mock (``mock_server.wsgi:app_from_env()``) with each candidate and runs the password
 grant at 1 and 8 connections, interleaved over rounds (medians reported).  Candidates:
@@ -11,8 +11,11 @@ grant at 1 and 8 connections, interleaved over rounds (medians reported).  Candi
   sessions, clock and faults, which the script demonstrates: it logs in once and refreshes 20
   times, and counts the refreshes another worker refuses as "Session not active";
 - waitress (one process, 8 threads), granian (Rust HTTP, one process, 2 or 8 threads) and uWSGI
-  (C HTTP, ``pip install pyuwsgi``: one process, 2 or 4 threads), when installed;
-- werkzeug's threaded development server (``keycloak-mock``), for reference.
+  (C HTTP, ``pip install pyuwsgi``: one process, 2 or 8 threads; it gives each connection a
+  thread, so only 8 threads serve all 8 connections), when installed;
+- werkzeug's threaded development server (``keycloak-mock``), for reference;
+- oauth2-mock-server (when node/npm exist), the yardstick of issue 7: every candidate's req/s at
+  8 connections is also given as a ratio to it, with the cores each kept busy.
 
 Speed is not all a candidate must offer, so two behaviours are checked on each, after the load:
 
@@ -23,7 +26,10 @@ Speed is not all a candidate must offer, so two behaviours are checked on each, 
 - **idle**: 8 keep-alive connections left idle after one request each, then the time a new
   client waits for ``/health/ready``.  A server that parks a thread on every idle connection
   makes the next client wait for its keep-alive timeout: pooled HTTP clients (requests sessions,
-  the kit's own client) hold such connections all the time.
+  the kit's own client) hold such connections all the time;
+- **chunked**: a password grant whose body arrives with ``Transfer-Encoding: chunked`` (as
+  ``requests`` sends a generator, or Java's HTTP clients a stream) must get its token;
+- **garbage**: a request that is not HTTP must get a 4xx answer within 3 s, not a hang.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import socket
 import statistics
 import sys
 import time
@@ -41,14 +48,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import wrk_path
 from run import timed_load
 from targets import (
+    FORM,
     KC_PASSWORD,
     KC_TOKEN_PATH,
+    Running,
     Target,
     bin_path,
     dockerfile_command,
     launch,
+    node_missing,
     stop_all,
+    targets,
 )
+
+NODE = "oauth2-mock-server"
 
 
 def gunicorn_target(name: str, *extra: str) -> Target:
@@ -128,7 +141,7 @@ def candidates() -> list[Target]:
     except RuntimeError:
         print("uWSGI: not installed, skipped (pip install pyuwsgi)")
     else:
-        for threads in (2, 4):
+        for threads in (2, 8):
             found.append(
                 Target(
                     f"uWSGI 1x{threads}",
@@ -154,11 +167,8 @@ def candidates() -> list[Target]:
     return found
 
 
-def dropped_connections(running: object, attempts: int = 10) -> int:
+def dropped_connections(running: Running, attempts: int = 10) -> int:
     """Arm a "drop" fault for ``attempts`` token requests; count connections closed unanswered."""
-    from targets import Running
-
-    assert isinstance(running, Running)
     arm = json.dumps({"endpoint": "token", "drop": True, "times": attempts})
     connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
     connection.request("POST", "/_mock/faults", arm, {"Content-Type": "application/json"})
@@ -184,11 +194,8 @@ def dropped_connections(running: object, attempts: int = 10) -> int:
     return dropped
 
 
-def wait_behind_idle_connections(running: object, idle: int = 8) -> float:
+def wait_behind_idle_connections(running: Running, idle: int = 8) -> float:
     """Seconds a new client waits for /health/ready while ``idle`` keep-alive connections idle."""
-    from targets import Running
-
-    assert isinstance(running, Running)
     parked = []
     try:
         for _ in range(idle):
@@ -209,69 +216,124 @@ def wait_behind_idle_connections(running: object, idle: int = 8) -> float:
             connection.close()
 
 
-def refused_refreshes(running: object, attempts: int = 20) -> int:
+def refused_refreshes(running: Running, attempts: int = 20) -> int:
     """Log in once, refresh ``attempts`` times; count answers other than 200."""
-    from targets import Running
-
-    assert isinstance(running, Running)
     body = running.target.refresh_body(running.refresh_token())
     return sum(1 for _ in range(attempts) if running.post(body)[0] != 200)
+
+
+def chunked_login_answered(running: Running) -> bool:
+    """Whether a password grant with a chunked body gets its token."""
+    connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+    try:
+        body = running.target.password_body.encode()
+        connection.request(
+            "POST",
+            running.target.token_path,
+            iter([body[:10], body[10:]]),
+            {"Content-Type": FORM},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        return response.status == 200 and b"access_token" in response.read()
+    except (http.client.HTTPException, OSError):
+        return False
+    finally:
+        connection.close()
+
+
+def garbage_answered(running: Running) -> bool:
+    """Whether a request that is not HTTP gets a 4xx status line within 3 s."""
+    with socket.create_connection(("127.0.0.1", running.port), timeout=3) as sock:
+        try:
+            sock.sendall(b"HELLO\r\n\r\n")
+            first = sock.recv(64)
+        except OSError:
+            return False
+    parts = first.split(b" ", 2)
+    return len(parts) > 1 and parts[0].startswith(b"HTTP/") and parts[1].startswith(b"4")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-node", action="store_true", help="leave out oauth2-mock-server")
     args = parser.parse_args()
     tool = "wrk" if wrk_path() else "python"
     running = []
     try:
-        for target in candidates():
+        chosen = candidates()
+        reason = "--skip-node" if args.skip_node else node_missing()
+        if reason is None:
+            chosen += [t for t in targets(include_node=True) if t.name == NODE]
+        else:
+            print(f"{NODE}: skipped ({reason})")
+        for target in chosen:
             item, _ = launch(target)
             running.append(item)
         rates: dict[tuple[str, int], list[float]] = {}
         p99: dict[tuple[str, int], list[float]] = {}
         cpu: dict[tuple[str, int], list[float]] = {}
+        cores: dict[tuple[str, int], list[float]] = {}
         for _ in range(args.repeats):
             for item in running:
                 for connections in (1, 8):
-                    result, cpu_us = timed_load(item, KC_PASSWORD, connections, args.duration, tool)
+                    body = item.target.password_body
+                    result, cpu_us = timed_load(item, body, connections, args.duration, tool)
                     key = (item.target.name, connections)
                     rates.setdefault(key, []).append(result.requests_per_second)
                     p99.setdefault(key, []).append(result.p99_ms)
                     cpu.setdefault(key, []).append(cpu_us)
-        refused = {item.target.name: refused_refreshes(item) for item in running}
-        dropped = {item.target.name: dropped_connections(item) for item in running}
-        idle_wait = {item.target.name: wait_behind_idle_connections(item) for item in running}
+                    busy = cpu_us * result.requests_per_second / 1e6
+                    cores.setdefault(key, []).append(busy)
+        mocks = [item for item in running if item.target.name != NODE]
+        refused = {item.target.name: refused_refreshes(item) for item in mocks}
+        dropped = {item.target.name: dropped_connections(item) for item in mocks}
+        idle_wait = {item.target.name: wait_behind_idle_connections(item) for item in mocks}
+        chunked = {item.target.name: chunked_login_answered(item) for item in mocks}
+        garbage = {item.target.name: garbage_answered(item) for item in mocks}
     finally:
         stop_all(running)
     print(f"password grant, {tool}, median of {args.repeats} x {args.duration:g} s")
+    node_rate = statistics.median(rates[(NODE, 8)]) if (NODE, 8) in rates else None
     print(
-        f"{'server':<24} {'1 conn':>8} {'8 conn':>8} {'p99@8 ms':>9} {'CPU us/req@8':>13} "
-        f"{'refused refreshes':>18} {'dropped':>8} {'idle wait s':>12}"
+        f"{'server':<24} {'1 conn':>7} {'8 conn':>7} {'/Node@8':>7} {'p99@8 ms':>8} "
+        f"{'CPU us@8':>8} {'cores@8':>7} {'refused':>7} {'dropped':>7} {'idle s':>6} "
+        f"{'chunked':>7} {'garbage':>7}"
     )
     report = []
     for item in running:
         name = item.target.name
         one, eight = (statistics.median(rates[(name, n)]) for n in (1, 8))
-        tail = statistics.median(p99[(name, 8)])
-        cost = statistics.median(cpu[(name, 8)])
+        entry: dict[str, object] = {
+            "server": name,
+            "rps_1": one,
+            "rps_8": eight,
+            "ratio_to_node_8": eight / node_rate if node_rate else None,
+            "p99_8_ms": statistics.median(p99[(name, 8)]),
+            "cpu_us_8": statistics.median(cpu[(name, 8)]),
+            "cores_busy_8": statistics.median(cores[(name, 8)]),
+        }
+        checks = "       -       -      -       -       -"
+        if name in refused:
+            entry.update(
+                refused_refreshes_of_20=refused[name],
+                dropped_of_10=dropped[name],
+                idle_wait_s=round(idle_wait[name], 3),
+                chunked_body_served=chunked[name],
+                garbage_answered_4xx=garbage[name],
+            )
+            checks = (
+                f"{refused[name]:>4}/20 {dropped[name]:>4}/10 {idle_wait[name]:>6.2f} "
+                f"{'yes' if chunked[name] else 'NO':>7} {'yes' if garbage[name] else 'NO':>7}"
+            )
+        ratio = f"{eight / node_rate:>7.2f}" if node_rate else f"{'-':>7}"
         print(
-            f"{name:<24} {one:>8.0f} {eight:>8.0f} {tail:>9.2f} {cost:>13.0f} "
-            f"{refused[name]:>15}/20 {dropped[name]:>5}/10 {idle_wait[name]:>12.2f}"
+            f"{name:<24} {one:>7.0f} {eight:>7.0f} {ratio} {entry['p99_8_ms']:>8.2f} "
+            f"{entry['cpu_us_8']:>8.0f} {entry['cores_busy_8']:>7.2f} {checks}"
         )
-        report.append(
-            {
-                "server": name,
-                "rps_1": one,
-                "rps_8": eight,
-                "p99_8_ms": tail,
-                "cpu_us_8": cost,
-                "refused_refreshes_of_20": refused[name],
-                "dropped_of_10": dropped[name],
-                "idle_wait_s": round(idle_wait[name], 3),
-            }
-        )
+        report.append(entry)
     print(json.dumps(report))
     return 0
 

@@ -3,12 +3,16 @@ measured by ``python benchmarks/run.py`` and reported, not tested on a noisy mac
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from mock_server.handle import KeycloakMock
 
 from .conftest import REPO_ROOT
 
@@ -91,3 +95,53 @@ def test_wrk_output_is_read_with_its_units(
     assert result.p99_ms == pytest.approx(p99_ms)
     assert result.requests == 1090
     assert result.errors == 4 + 1 + 2  # non-2xx, refused connections, timeouts
+
+
+def _bench_module(name: str) -> Any:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def _load_row(target: str, rps: float, cpu_us: float) -> dict[str, Any]:
+    return {
+        "target": target,
+        "grant": "password",
+        "connections": 8,
+        "rps": rps,
+        "cpu_us": cpu_us,
+        "cores_busy": rps * cpu_us / 1e6,
+    }
+
+
+def test_ratio_to_node_splits_into_cpu_per_request_and_cores_busy() -> None:
+    """req/s = cores busy / CPU per request, so the ratio is the product of the two factors."""
+    run = _bench_module("run")
+    report = {
+        "load": [
+            _load_row("container", rps=544.0, cpu_us=2693.0),
+            _load_row("oauth2-mock-server", rps=441.0, cpu_us=4228.0),
+            _load_row("dev", rps=393.0, cpu_us=3356.0),
+        ]
+    }
+    (budget,) = run.cpu_budget(report)
+    assert budget["ratio"] == pytest.approx(544 / 441)
+    assert budget["cpu_efficiency"] == pytest.approx(4228 / 2693)
+    assert budget["cores_share"] == pytest.approx((544 * 2693) / (441 * 4228))
+    assert budget["cpu_efficiency"] * budget["cores_share"] == pytest.approx(budget["ratio"])
+    assert run.cpu_budget({"load": report["load"][:1]}) == []  # no Node row: nothing to split
+
+
+def test_server_choice_behaviour_checks_pass_on_the_development_server(
+    keycloak_mock: KeycloakMock,
+) -> None:
+    """The checks that rule servers out must pass where the behaviour is right (werkzeug)."""
+    server_choice = _bench_module("server_choice")
+    targets = _bench_module("targets")
+    target = targets.Target("dev", lambda port: [], targets.KC_TOKEN_PATH, targets.KC_PASSWORD)
+    running = targets.Running(target, keycloak_mock.port, process=None)
+    assert server_choice.chunked_login_answered(running) is True
+    assert server_choice.garbage_answered(running) is True
+    assert server_choice.dropped_connections(running, attempts=3) == 3
