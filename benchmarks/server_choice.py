@@ -244,12 +244,12 @@ def chunked_login_answered(running: Running) -> bool:
 
 def garbage_answered(running: Running) -> bool:
     """Whether a request that is not HTTP gets a 4xx status line within 3 s."""
-    with socket.create_connection(("127.0.0.1", running.port), timeout=3) as sock:
-        try:
+    try:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=3) as sock:
             sock.sendall(b"HELLO\r\n\r\n")
             first = sock.recv(64)
-        except OSError:
-            return False
+    except OSError:  # refused, reset or timed out: no answer
+        return False
     parts = first.split(b" ", 2)
     return len(parts) > 1 and parts[0].startswith(b"HTTP/") and parts[1].startswith(b"4")
 
