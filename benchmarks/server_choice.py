@@ -7,9 +7,10 @@ grant at 1 and 8 connections, interleaved over rounds (medians reported).  Candi
 
 - gunicorn, one process with threads (``gthread``), 2 / 4 / 8 / 16 threads: the Dockerfile's CMD
   with ``--threads`` overridden on the command line;
-- gunicorn with 2 ``sync`` worker processes: faster on 2 cores, but each process has its own
-  sessions, clock and faults, which the script demonstrates: it logs in once and refreshes 20
-  times, and counts the refreshes another worker refuses as "Session not active";
+- gunicorn with 2 worker processes (``sync``, and ``gthread`` with 2 threads each): faster on 2
+  cores, but each process has its own sessions, clock and faults, which the script
+  demonstrates: it logs in once and refreshes 20 times, and counts the refreshes another worker
+  refuses as "Session not active";
 - waitress (one process, 8 threads), granian (Rust HTTP, one process, 2 or 8 threads) and uWSGI
   (C HTTP, ``pip install pyuwsgi``: one process, 2 or 8 threads; it gives each connection a
   thread, so only 8 threads serve all 8 connections), when installed;
@@ -80,6 +81,7 @@ def candidates() -> list[Target]:
         gunicorn_target("gunicorn gthread 1x8", "--threads", "8"),
         gunicorn_target("gunicorn gthread 1x16", "--threads", "16"),
         gunicorn_target("gunicorn sync 2 procs", "--worker-class", "sync", "--workers", "2"),
+        gunicorn_target("gunicorn gthread 2x2", "--workers", "2", "--threads", "2"),
         Target(
             "werkzeug (dev server)",
             lambda port: [bin_path("keycloak-mock"), "--port", str(port)],
