@@ -149,7 +149,7 @@ def measure_load(plan: list[tuple[Running, str, str, int]], args: argparse.Names
                 p50_ms=statistics.median(r.p50_ms for r, _ in runs),
                 p99_ms=statistics.median(r.p99_ms for r, _ in runs),
                 cpu_us=statistics.median(cpu for _, cpu in runs),
-                cores_busy=statistics.median(cpu * r.requests_per_second / 1e6 for r, cpu in runs),
+                cores_busy=statistics.median(cores_busy(r, cpu) for r, cpu in runs),
                 errors=sum(r.errors for r, _ in runs),
             )
         )
@@ -168,6 +168,11 @@ def timed_load(
     result = run_load(item.url, body, connections=connections, duration=duration, tool=tool)
     cpu = item.cpu_seconds() - cpu_before
     return result, cpu / max(result.requests, 1) * 1e6
+
+
+def cores_busy(result: LoadResult, cpu_us: float) -> float:
+    """Server CPU seconds per second of load, from one run's req/s and CPU per request."""
+    return cpu_us * result.requests_per_second / 1e6
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load import wrk_path
-from run import timed_load
+from run import cores_busy, timed_load
 from targets import (
     FORM,
     KC_PASSWORD,
@@ -287,8 +287,7 @@ def main() -> int:
                     rates.setdefault(key, []).append(result.requests_per_second)
                     p99.setdefault(key, []).append(result.p99_ms)
                     cpu.setdefault(key, []).append(cpu_us)
-                    busy = cpu_us * result.requests_per_second / 1e6
-                    cores.setdefault(key, []).append(busy)
+                    cores.setdefault(key, []).append(cores_busy(result, cpu_us))
         mocks = [item for item in running if item.target.name != NODE]
         refused = {item.target.name: refused_refreshes(item) for item in mocks}
         dropped = {item.target.name: dropped_connections(item) for item in mocks}
@@ -330,7 +329,8 @@ def main() -> int:
                 f"{refused[name]:>4}/20 {dropped[name]:>4}/10 {idle_wait[name]:>6.2f} "
                 f"{'yes' if chunked[name] else 'NO':>7} {'yes' if garbage[name] else 'NO':>7}"
             )
-        ratio = f"{eight / node_rate:>7.2f}" if node_rate else f"{'-':>7}"
+        ratio_to_node = entry["ratio_to_node_8"]
+        ratio = f"{ratio_to_node:>7.2f}" if isinstance(ratio_to_node, float) else f"{'-':>7}"
         print(
             f"{name:<24} {one:>7.0f} {eight:>7.0f} {ratio} {entry['p99_8_ms']:>8.2f} "
             f"{entry['cpu_us_8']:>8.0f} {entry['cores_busy_8']:>7.2f} {checks}"
