@@ -32,7 +32,7 @@ _host = f"[{_config.host}]" if ":" in _config.host else _config.host
 bind = [f"{_host}:{_config.port}"]
 
 workers = 1
-worker_class = "gthread"
+worker_class = "mock_server.gunicorn_worker.LingeringThreadWorker"
 #: Requests in flight at once; idle keep-alive connections do not hold a thread.  Signing is the
 #: only long step and it releases the GIL, so two threads already keep two cores busy; every
 #: thread more adds GIL hand-offs.  Measured on 2 cores at 8 connections (benchmarks/

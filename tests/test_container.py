@@ -9,6 +9,7 @@ Dockerfile against hadolint.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 import pytest
@@ -427,6 +429,123 @@ def test_dropped_connection_fault_under_the_production_server(container: Contain
         requests.post(token_url(container.base), data=PASSWORD_FORM, timeout=5)
     after = requests.post(token_url(container.base), data=PASSWORD_FORM, timeout=5)
     assert after.status_code == 200
+
+
+# -- keep-alive connections under the image's worker (mock_server/gunicorn_worker.py) -------
+TOKEN_PATH = "/realms/customer/protocol/openid-connect/token"
+
+
+def raw_token_request(host: str) -> bytes:
+    body = urlencode(PASSWORD_FORM).encode()
+    head = (
+        f"POST {TOKEN_PATH} HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class KeepAliveClient:
+    """One TCP connection, requests written by hand, answers read one after the other."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.host = f"127.0.0.1:{port}"
+        self._file = self.sock.makefile("rb")
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def answer(self) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers (lower-case names) and body of the next answer on the connection."""
+        status_line = self._file.readline()
+        assert status_line, "the server closed the connection"
+        status = int(status_line.split()[1])
+        headers: dict[str, str] = {}
+        while (line := self._file.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return status, headers, self._file.read(int(headers["content-length"]))
+
+    def token(self) -> str:
+        self.send(raw_token_request(self.host))
+        status, headers, body = self.answer()
+        assert status == 200, body
+        assert headers.get("connection", "").lower() != "close", headers
+        return str(json.loads(body)["access_token"])
+
+    def close(self) -> None:
+        self._file.close()
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def one_thread_container() -> Iterator[Container]:
+    """The image's command with a single thread: whoever holds it shows at once."""
+    running = start_container(GUNICORN_CMD_ARGS="--threads 1")
+    yield running
+    running.stop()
+
+
+def test_back_to_back_and_pipelined_requests_on_one_connection(container: Container) -> None:
+    client = KeepAliveClient(container.port)
+    try:
+        tokens = [client.token() for _ in range(20)]
+        client.send(raw_token_request(client.host) * 3)  # pipelined: one write, three requests
+        pipelined = [client.answer() for _ in range(3)]
+    finally:
+        client.close()
+    assert [status for status, _, _ in pipelined] == [200, 200, 200]
+    tokens += [json.loads(body)["access_token"] for _, _, body in pipelined]
+    assert len(set(tokens)) == 23
+    key = jwt.PyJWKClient(f"{container.base}/realms/customer/protocol/openid-connect/certs")
+    for token in (tokens[0], tokens[-1]):
+        jwt.decode(token, key.get_signing_key_from_jwt(token).key, ["RS256"], audience="account")
+
+
+def test_idle_keep_alive_connection_does_not_hold_the_thread(
+    one_thread_container: Container,
+) -> None:
+    """A pooled connection left idle after its answer gives the only thread back within ms."""
+    idle = KeepAliveClient(one_thread_container.port)
+    try:
+        idle.token()
+        started = time.monotonic()
+        ready = requests.get(f"{one_thread_container.base}/health/ready", timeout=5)
+        waited = time.monotonic() - started
+        assert ready.status_code == 200
+        assert waited < 1.0, f"waited {waited:.2f} s behind an idle connection"
+        idle.token()  # and the idle connection is still served when it speaks again
+    finally:
+        idle.close()
+
+
+def test_busy_connections_take_turns_on_one_thread(one_thread_container: Container) -> None:
+    """Two clients sending back to back share the one thread; neither waits for the other's run."""
+    per_client = 12
+    finished: list[str] = []
+    start = threading.Barrier(2)
+
+    def client(name: str) -> None:
+        connection = KeepAliveClient(one_thread_container.port)
+        try:
+            start.wait(10)
+            for _ in range(per_client):
+                connection.token()
+                finished.append(name)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(name,)) for name in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(finished) == ["a"] * per_client + ["b"] * per_client
+    first_done = "b" if finished[-1] == "a" else "a"
+    both_busy = finished[: len(finished) - finished[::-1].index(first_done)]
+    longest_run = max(len(list(run)) for _, run in itertools.groupby(both_busy))
+    assert longest_run <= 4, "".join(finished)
 
 
 def test_moved_clock_is_seen_by_every_request(container: Container) -> None:
