@@ -5,9 +5,10 @@
 Serves the mock (``mock_server.wsgi:app_from_env()``) with each candidate and runs the password
 grant at 1 and 8 connections, interleaved over rounds (medians reported).  Candidates:
 
-- gunicorn, one process with threads (``gthread``), 2 / 4 / 8 / 16 threads: the Dockerfile's CMD
-  with ``--threads`` overridden on the command line;
-- gunicorn with 2 worker processes (``sync``, and ``gthread`` with 2 threads each): faster on 2
+- gunicorn, one process with threads, 2 / 4 / 8 / 16 threads: the Dockerfile's CMD (the image's
+  worker, ``mock_server.gunicorn_worker.LingeringThreadWorker``) with ``--threads`` overridden on
+  the command line, and once with gunicorn's plain ``gthread`` worker, 4 threads;
+- gunicorn with 2 worker processes (``sync``, and the image's worker with 2 threads each): faster on 2
   cores, but each process has its own sessions, clock and faults, which the script
   demonstrates: it logs in once and refreshes 20 times, and counts the refreshes another worker
   refuses as "Session not active";
@@ -76,12 +77,13 @@ def gunicorn_target(name: str, *extra: str) -> Target:
 
 def candidates() -> list[Target]:
     found = [
-        gunicorn_target("gunicorn gthread 1x2", "--threads", "2"),
-        gunicorn_target("gunicorn gthread 1x4", "--threads", "4"),
-        gunicorn_target("gunicorn gthread 1x8", "--threads", "8"),
-        gunicorn_target("gunicorn gthread 1x16", "--threads", "16"),
+        gunicorn_target("gunicorn 1x2", "--threads", "2"),
+        gunicorn_target("gunicorn 1x4 (image)", "--threads", "4"),
+        gunicorn_target("gunicorn 1x8", "--threads", "8"),
+        gunicorn_target("gunicorn 1x16", "--threads", "16"),
+        gunicorn_target("gunicorn plain gthread 1x4", "--worker-class", "gthread"),
         gunicorn_target("gunicorn sync 2 procs", "--worker-class", "sync", "--workers", "2"),
-        gunicorn_target("gunicorn gthread 2x2", "--workers", "2", "--threads", "2"),
+        gunicorn_target("gunicorn 2x2", "--workers", "2", "--threads", "2"),
         Target(
             "werkzeug (dev server)",
             lambda port: [bin_path("keycloak-mock"), "--port", str(port)],

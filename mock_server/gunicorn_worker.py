@@ -12,7 +12,8 @@ load test or a token-refreshing loop does, got 15 to 25 % fewer answers per seco
 and serves the next request itself when it arrives.  Everything that makes ``gthread`` the right
 server for the mock stays: a connection that goes quiet returns to the poller after that short
 wait (so idle pooled connections never hold a thread), a thread only lingers while no other
-connection waits for one (so eight busy clients on four threads are served in turn), and at most
+connection waits for a thread and another thread is idle (so under full load it is plain
+``gthread``, and busy clients are served in turn), and at most
 ``MAX_REQUESTS_PER_VISIT`` requests are served per visit before the connection goes back through
 the poller, where gunicorn checks its keep-alive timeouts and its shutdown.
 
@@ -43,28 +44,43 @@ class LingeringThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn shi
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._waiting_for_a_thread = 0
-        self._waiting_lock = threading.Lock()
+        self._busy_threads = 0
+        self._counts_lock = threading.Lock()
 
     def enqueue_req(self, conn: Any) -> None:
-        with self._waiting_lock:
+        with self._counts_lock:
             self._waiting_for_a_thread += 1
         super().enqueue_req(conn)
 
     def handle(self, conn: Any) -> Any:
-        with self._waiting_lock:
+        with self._counts_lock:
             self._waiting_for_a_thread -= 1
-        result = super().handle(conn)
-        served = 1
-        while (
-            result is True
-            and served < MAX_REQUESTS_PER_VISIT
-            and self.alive
-            and self._waiting_for_a_thread <= 0
-            and _next_request_arrives(conn)
-        ):
+            self._busy_threads += 1
+        try:
             result = super().handle(conn)
-            served += 1
-        return result
+            served = 1
+            while (
+                result is True
+                and served < MAX_REQUESTS_PER_VISIT
+                and self.alive
+                and self._a_thread_is_free_for_others()
+                and _next_request_arrives(conn)
+            ):
+                result = super().handle(conn)
+                served += 1
+            return result
+        finally:
+            with self._counts_lock:
+                self._busy_threads -= 1
+
+    def _a_thread_is_free_for_others(self) -> bool:
+        """Nobody waits for a thread, and one stays idle for whoever comes while this one waits.
+
+        Under full load (every thread busy) the worker is plain ``gthread``: a thread waiting
+        for its own client's next request could otherwise leave a request that arrived
+        meanwhile waiting, and on a saturated machine the client is slow to send its next one.
+        """
+        return self._waiting_for_a_thread <= 0 and self._busy_threads < self.cfg.threads
 
 
 def _next_request_arrives(conn: Any) -> bool:
