@@ -8,8 +8,8 @@ grant at 1 and 8 connections, interleaved over rounds (medians reported).  Candi
 - gunicorn, one process with threads, 2 / 4 / 8 / 16 threads: the Dockerfile's CMD (the image's
   worker, ``mock_server.gunicorn_worker.LingeringThreadWorker``) with ``--threads`` overridden on
   the command line, and once with gunicorn's plain ``gthread`` worker, 4 threads;
-- gunicorn with 2 worker processes (``sync``, and the image's worker with 2 threads each): faster on 2
-  cores, but each process has its own sessions, clock and faults, which the script
+- gunicorn with 2 worker processes (``sync``, and the image's worker with 2 threads each):
+  faster on 2 cores, but each process has its own sessions, clock and faults, which the script
   demonstrates: it logs in once and refreshes 20 times, and counts the refreshes another worker
   refuses as "Session not active";
 - waitress (one process, 8 threads), granian (Rust HTTP, one process, 2 or 8 threads) and uWSGI

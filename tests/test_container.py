@@ -9,7 +9,6 @@ Dockerfile against hadolint.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
