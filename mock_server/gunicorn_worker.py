@@ -18,9 +18,11 @@ plain ``gthread``, and busy clients are served in turn), and at most
 ``MAX_REQUESTS_PER_VISIT`` requests are served per visit before the connection goes back through
 the poller, where gunicorn checks its keep-alive timeouts and its shutdown.
 
-The subclass relies only on ``ThreadWorker.enqueue_req`` and ``ThreadWorker.handle`` returning
-``True`` when the connection stays open (gunicorn 24 and later; gunicorn 23 returns a tuple, and
-the worker then behaves exactly like ``gthread``).
+The subclass relies only on ``ThreadWorker.enqueue_req`` and on ``ThreadWorker.handle``
+returning ``True`` when the connection stays open.  The ``container`` extra requires gunicorn 27,
+the first release whose own threaded worker answers pipelined requests; ``handle`` returns
+``True`` since gunicorn 24, and with gunicorn 23 (a tuple) the worker would behave exactly like
+``gthread``.
 """
 
 from __future__ import annotations
