@@ -167,6 +167,13 @@ class Container:
             raise AssertionError(f"no exit within {timeout} s of SIGTERM:\n{stderr}") from None
         return self.process.returncode, time.monotonic() - started, stderr
 
+    def __enter__(self) -> Container:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process.poll() is None:
+            self.stop()
+
 
 def start_container(**extra_env: str) -> Container:
     port = free_port()
@@ -209,9 +216,8 @@ def compose_service_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def container() -> Iterator[Container]:
     """The image's command on the host, configured like the compose service (realms mounted)."""
-    running = start_container(**compose_service_env())
-    yield running
-    running.stop()
+    with start_container(**compose_service_env()) as running:
+        yield running
 
 
 # -- the Dockerfile -------------------------------------------------------------------------
@@ -431,13 +437,10 @@ def test_dropped_connection_fault_under_the_production_server(container: Contain
 
 
 # -- keep-alive connections under the image's worker (mock_server/gunicorn_worker.py) -------
-TOKEN_PATH = "/realms/customer/protocol/openid-connect/token"
-
-
 def raw_token_request(host: str) -> bytes:
     body = urlencode(PASSWORD_FORM).encode()
     head = (
-        f"POST {TOKEN_PATH} HTTP/1.1\r\nHost: {host}\r\n"
+        f"POST {token_url('')} HTTP/1.1\r\nHost: {host}\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
@@ -481,9 +484,8 @@ class KeepAliveClient:
 @pytest.fixture(scope="module")
 def one_thread_container() -> Iterator[Container]:
     """The image's command with a single thread: whoever holds it shows at once."""
-    running = start_container(GUNICORN_CMD_ARGS="--threads 1")
-    yield running
-    running.stop()
+    with start_container(GUNICORN_CMD_ARGS="--threads 1") as running:
+        yield running
 
 
 def test_back_to_back_and_pipelined_requests_on_one_connection(container: Container) -> None:
@@ -521,9 +523,8 @@ def test_idle_keep_alive_connection_does_not_hold_the_thread(
 
 @pytest.fixture(scope="module")
 def two_thread_container() -> Iterator[Container]:
-    running = start_container(GUNICORN_CMD_ARGS="--threads 2")
-    yield running
-    running.stop()
+    with start_container(GUNICORN_CMD_ARGS="--threads 2") as running:
+        yield running
 
 
 def test_busy_connections_take_turns(two_thread_container: Container) -> None:
