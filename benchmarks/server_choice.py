@@ -5,9 +5,9 @@
 Serves the mock (``mock_server.wsgi:app_from_env()``) with each candidate and runs the password
 grant at 1 and 8 connections, interleaved over rounds (medians reported).  Candidates:
 
-- gunicorn, one process with threads, 2 / 4 / 8 / 16 threads: the Dockerfile's CMD (the image's
-  worker, ``mock_server.gunicorn_worker.LingeringThreadWorker``) with ``--threads`` overridden on
-  the command line, and once with gunicorn's plain ``gthread`` worker, 4 threads;
+- gunicorn, one process with threads, 2 (the image) / 4 / 8 threads: the Dockerfile's CMD (the
+  image's worker, ``mock_server.gunicorn_worker.LingeringThreadWorker``) with ``--threads``
+  overridden on the command line, and once with gunicorn's plain ``gthread`` worker, 2 threads;
 - gunicorn with 2 worker processes (``sync``, and the image's worker with 2 threads each):
   faster on 2 cores, but each process has its own sessions, clock and faults, which the script
   demonstrates: it logs in once and refreshes 20 times, and counts the refreshes another worker
@@ -31,7 +31,10 @@ Speed is not all a candidate must offer, so two behaviours are checked on each, 
   the kit's own client) hold such connections all the time;
 - **chunked**: a password grant whose body arrives with ``Transfer-Encoding: chunked`` (as
   ``requests`` sends a generator, or Java's HTTP clients a stream) must get its token;
-- **garbage**: a request that is not HTTP must get a 4xx answer within 3 s, not a hang.
+- **garbage**: a request that is not HTTP must get a 4xx answer within 3 s, not a hang;
+- **asleep**: 4 token requests asleep in a 2 s delay fault, then the time a new client waits for
+  ``/health/ready``.  A server that runs only a few requests at once must not let scripted
+  delays take them all.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import socket
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -77,11 +81,10 @@ def gunicorn_target(name: str, *extra: str) -> Target:
 
 def candidates() -> list[Target]:
     found = [
-        gunicorn_target("gunicorn 1x2", "--threads", "2"),
-        gunicorn_target("gunicorn 1x4 (image)", "--threads", "4"),
+        gunicorn_target("gunicorn 1x2 (image)", "--threads", "2"),
+        gunicorn_target("gunicorn 1x4", "--threads", "4"),
         gunicorn_target("gunicorn 1x8", "--threads", "8"),
-        gunicorn_target("gunicorn 1x16", "--threads", "16"),
-        gunicorn_target("gunicorn plain gthread 1x4", "--worker-class", "gthread"),
+        gunicorn_target("gunicorn plain gthread 1x2", "--worker-class", "gthread"),
         gunicorn_target("gunicorn sync 2 procs", "--worker-class", "sync", "--workers", "2"),
         gunicorn_target("gunicorn 2x2", "--workers", "2", "--threads", "2"),
         Target(
@@ -173,11 +176,7 @@ def candidates() -> list[Target]:
 
 def dropped_connections(running: Running, attempts: int = 10) -> int:
     """Arm a "drop" fault for ``attempts`` token requests; count connections closed unanswered."""
-    arm = json.dumps({"endpoint": "token", "drop": True, "times": attempts})
-    connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
-    connection.request("POST", "/_mock/faults", arm, {"Content-Type": "application/json"})
-    connection.getresponse().read()
-    connection.close()
+    faults(running, "POST", {"endpoint": "token", "drop": True, "times": attempts})
     dropped = 0
     for _ in range(attempts):
         connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
@@ -191,11 +190,21 @@ def dropped_connections(running: Running, attempts: int = 10) -> int:
             pass  # an answer started, then broke off: not what the fault promises
         finally:
             connection.close()
-    connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
-    connection.request("DELETE", "/_mock/faults")
-    connection.getresponse().read()
-    connection.close()
+    faults(running, "DELETE")
     return dropped
+
+
+def faults(running: Running, method: str, fault: dict[str, object] | None = None) -> None:
+    """Arm (POST) or clear (DELETE) scripted faults through the control API."""
+    connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+    try:
+        body = None if fault is None else json.dumps(fault)
+        connection.request(method, "/_mock/faults", body, {"Content-Type": "application/json"})
+        status = connection.getresponse().status
+    finally:
+        connection.close()
+    if status >= 300:
+        raise RuntimeError(f"{running.target.name}: {method} /_mock/faults answered {status}")
 
 
 def wait_behind_idle_connections(running: Running, idle: int = 8) -> float:
@@ -218,6 +227,20 @@ def wait_behind_idle_connections(running: Running, idle: int = 8) -> float:
     finally:
         for connection in parked:
             connection.close()
+
+
+def wait_behind_delayed_requests(running: Running, delayed: int = 4, delay: float = 2.0) -> float:
+    """Seconds a new client waits for /health/ready while ``delayed`` logins sleep in a fault."""
+    faults(running, "POST", {"endpoint": "token", "delay": delay, "times": delayed})
+    with ThreadPoolExecutor(delayed) as pool:
+        sleepers = [pool.submit(running.post, running.target.password_body) for _ in range(delayed)]
+        time.sleep(delay / 4)  # all of them asleep by now
+        started = time.monotonic()
+        running.get(running.target.ready_path, timeout=30)
+        waited = time.monotonic() - started
+        for sleeper in sleepers:
+            sleeper.result()
+    return waited
 
 
 def refused_refreshes(running: Running, attempts: int = 20) -> int:
@@ -296,6 +319,7 @@ def main() -> int:
         idle_wait = {item.target.name: wait_behind_idle_connections(item) for item in mocks}
         chunked = {item.target.name: chunked_login_answered(item) for item in mocks}
         garbage = {item.target.name: garbage_answered(item) for item in mocks}
+        asleep = {item.target.name: wait_behind_delayed_requests(item) for item in mocks}
     finally:
         stop_all(running)
     print(f"password grant, {tool}, median of {args.repeats} x {args.duration:g} s")
@@ -303,7 +327,7 @@ def main() -> int:
     print(
         f"{'server':<24} {'1 conn':>7} {'8 conn':>7} {'/Node@8':>7} {'p99@8 ms':>8} "
         f"{'CPU us@8':>8} {'cores@8':>7} {'refused':>7} {'dropped':>7} {'idle s':>6} "
-        f"{'chunked':>7} {'garbage':>7}"
+        f"{'chunked':>7} {'garbage':>7} {'asleep s':>8}"
     )
     report = []
     for item in running:
@@ -318,7 +342,7 @@ def main() -> int:
             "cpu_us_8": statistics.median(cpu[(name, 8)]),
             "cores_busy_8": statistics.median(cores[(name, 8)]),
         }
-        checks = "       -       -      -       -       -"
+        checks = "       -       -      -       -       -        -"
         if name in refused:
             entry.update(
                 refused_refreshes_of_20=refused[name],
@@ -326,10 +350,12 @@ def main() -> int:
                 idle_wait_s=round(idle_wait[name], 3),
                 chunked_body_served=chunked[name],
                 garbage_answered_4xx=garbage[name],
+                wait_behind_delayed_s=round(asleep[name], 3),
             )
             checks = (
                 f"{refused[name]:>4}/20 {dropped[name]:>4}/10 {idle_wait[name]:>6.2f} "
-                f"{'yes' if chunked[name] else 'NO':>7} {'yes' if garbage[name] else 'NO':>7}"
+                f"{'yes' if chunked[name] else 'NO':>7} {'yes' if garbage[name] else 'NO':>7} "
+                f"{asleep[name]:>8.2f}"
             )
         ratio_to_node = entry["ratio_to_node_8"]
         ratio = f"{ratio_to_node:>7.2f}" if isinstance(ratio_to_node, float) else f"{'-':>7}"

@@ -24,6 +24,7 @@ import math
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,9 @@ ANY_ENDPOINT = "*"
 #: WSGI environ keys under which servers expose the client socket (werkzeug, gunicorn).
 _SOCKET_KEYS = ("werkzeug.socket", "gunicorn.socket")
 DROP_ENVIRON_KEY = "keycloak_mock.drop_connection"
+#: WSGI environ key of a server that can lend a thread's place to others while a delay fault
+#: sleeps: a callable returning a context manager (the container's worker sets it).
+PARK_ENVIRON_KEY = "keycloak_mock.park_thread"
 
 
 class FaultError(MockServerError):
@@ -272,6 +276,18 @@ def drop_connection(environ: Mapping[str, Any]) -> None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             return
+
+
+def sleep_for_delay(environ: Mapping[str, Any], seconds: float) -> None:
+    """Sleep out a delay fault, letting the server run other requests in this thread's place.
+
+    The container's worker runs only a few requests at once (fewer threads contending for the
+    GIL answer faster), so a sleeping request must not count as one of them: otherwise two
+    delayed logins would hold up the health check and the control call that clears the fault.
+    """
+    park = environ.get(PARK_ENVIRON_KEY)
+    with park() if park is not None else contextlib.nullcontext():
+        time.sleep(seconds)
 
 
 class DropConnectionMiddleware:

@@ -33,17 +33,17 @@ bind = [f"{_host}:{_config.port}"]
 
 workers = 1
 #: gunicorn's ``gthread`` worker, except that a thread answers the next request on a busy
-#: keep-alive connection itself instead of sending the connection round gunicorn's poller thread
+#: keep-alive connection itself instead of sending the connection round gunicorn's poller thread,
+#: and that a request asleep in a delay fault lends its place to others
 #: (``mock_server/gunicorn_worker.py``; about a fifth more answers per second to one client).
 worker_class = "mock_server.gunicorn_worker.LingeringThreadWorker"
-#: Requests in flight at once; idle keep-alive connections do not hold a thread.  Signing is the
-#: only long step and it releases the GIL, so two threads already keep two cores busy; every
-#: thread more adds GIL hand-offs.  Measured on 2 cores at 8 connections (benchmarks/
-#: server_choice.py, two runs): 2 threads 678 / 564 req/s (p99 23 / 21 ms), 4 threads 547 / 475
-#: (31 / 30 ms), 8 threads 474 / 501 (39 / 32 ms), 16 threads 445 / 491.  Four rather than two
-#: leaves threads free while a scripted ``delay`` fault or a slow client holds one.  Tune with
+#: Requests running at once; idle keep-alive connections and requests asleep in a ``delay``
+#: fault do not take a place.  Signing is the only long step and it releases the GIL, so two
+#: already keep two cores busy; every one more adds GIL hand-offs.  Measured on 2 cores at 8
+#: connections (interleaved rounds, ``benchmarks/server_choice.py`` has the rows): 2 threads
+#: 594 / 527 req/s with p99 26 / 29 ms, 4 threads 503 / 447 with p99 36 / 37 ms.  Tune with
 #: gunicorn's own ``GUNICORN_CMD_ARGS="--threads N"``.
-threads = 4
+threads = 2
 #: Build the app in the arbiter, before forking: a bad realm file stops the server with the
 #: one-line error instead of a worker that fails to boot again and again.
 preload_app = True

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,14 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from .config import MockConfig
-from .faults import DROP_ENVIRON_KEY, DropConnectionMiddleware, Fault, Faults, drop_connection
+from .faults import (
+    DROP_ENVIRON_KEY,
+    DropConnectionMiddleware,
+    Fault,
+    Faults,
+    drop_connection,
+    sleep_for_delay,
+)
 from .http import EXTENSION_KEY, json_response
 from .requestlog import RequestLog, RequestRecord, client_id_from, session_id_from_token
 from .state import MockState
@@ -149,7 +155,7 @@ def _before_request() -> Response | None:
 
 def _apply(fault: Fault) -> Response | None:
     if fault.delay:
-        time.sleep(fault.delay)
+        sleep_for_delay(request.environ, fault.delay)
     if fault.drop:
         g.keycloak_mock_fault = "drop"
         request.environ[DROP_ENVIRON_KEY] = True

@@ -560,6 +560,44 @@ def test_busy_connections_take_turns(two_thread_container: Container) -> None:
     assert starved == [], "".join(finished)
 
 
+def test_requests_asleep_in_a_delay_fault_leave_the_server_answering(
+    container: Container,
+) -> None:
+    """More delayed logins than the image runs at once: health, control API and logins still answer.
+
+    The image runs two requests at once; four logins sleeping in a delay fault must neither hold
+    up the others nor each other (all four end about one delay after they start).
+    """
+    delay = 2.0
+    added = requests.post(
+        f"{container.base}/_mock/faults", json={"delay": delay, "times": 4}, timeout=5
+    )
+    assert added.status_code == 201, added.text
+
+    def delayed_login(_: int) -> tuple[int, float]:
+        started = time.monotonic()
+        answer = requests.post(token_url(container.base), data=PASSWORD_FORM, timeout=30)
+        return answer.status_code, time.monotonic() - started
+
+    with ThreadPoolExecutor(4) as pool:
+        delayed = [pool.submit(delayed_login, i) for i in range(4)]
+        time.sleep(0.5)  # all four are asleep now
+        started = time.monotonic()
+        ready = requests.get(f"{container.base}/health/ready", timeout=30)
+        faults = requests.get(f"{container.base}/_mock/faults", timeout=30)
+        login = requests.post(token_url(container.base), data=PASSWORD_FORM, timeout=30)
+        others_waited = time.monotonic() - started
+        outcomes = [future.result() for future in delayed]
+
+    assert [ready.status_code, faults.status_code, login.status_code] == [200, 200, 200]
+    assert faults.json()["faults"] == [], "the four delayed logins took the fault's four turns"
+    assert others_waited < 1.0, f"three requests took {others_waited:.2f} s behind sleepers"
+    assert [status for status, _ in outcomes] == [200] * 4
+    slowest = max(seconds for _, seconds in outcomes)
+    assert delay <= min(seconds for _, seconds in outcomes)
+    assert slowest < 2 * delay, f"the delayed logins slept one after another ({slowest:.2f} s)"
+
+
 def test_moved_clock_is_seen_by_every_request(container: Container) -> None:
     """Time moved through the control API ends the session for the next refresh."""
     login = requests.post(token_url(container.base), data=PASSWORD_FORM, timeout=5)
