@@ -1,44 +1,42 @@
 """gunicorn's threaded worker, tuned for a process whose requests mostly hold the GIL.
 
-Two changes to gunicorn's ``gthread``, both measured on the 2-core VM the benchmark runs on:
+Three changes to gunicorn's ``gthread``, each measured on the 2-core VM the benchmark runs on
+(figures in README, "The image's worker"):
 
-**Back-to-back requests are served at once.**  ``gthread`` hands every keep-alive connection
-back to its poller thread after each answer; the poller wakes up when the next request arrives
-and hands the connection to a pool thread again.  That round trip (a pipe write, an epoll
-registration, a future, and two thread wake-ups with a GIL hand-off each) cost about 600 µs of
-CPU per request: a client that sends its requests one after the other on one connection, as a
-load test or a token-refreshing loop does, got 15 to 25 % fewer answers per second than it
-could (with two such clients, 30 % fewer).  So a thread waits up to
-``NEXT_REQUEST_WAIT_SECONDS`` after an answer, without holding the GIL, and serves the next
-request itself when it arrives.  It only does so while no request waits for a thread and at
-least half of the threads are idle (under load it is plain ``gthread``, and busy clients are
-served in turn), and at most ``MAX_REQUESTS_PER_VISIT`` times per visit, after which the
-connection goes back through the poller, where gunicorn checks its keep-alive timeouts and its
-shutdown.  A connection that goes quiet is back in the poller within that short wait, so idle
-pooled connections never hold a thread.
+**Busy keep-alive connections are watched by the worker threads, not the poller.**  ``gthread``
+hands every keep-alive connection back to its poller thread after each answer; the poller wakes
+up when the next request arrives and hands the connection to a pool thread again.  That round
+trip (a pipe write, an epoll registration, a future, and thread wake-ups with a GIL hand-off
+each) costs several hundred µs of CPU per request.  Here an answered connection goes into a
+selector of the worker's own for ``NEXT_REQUEST_WAIT_SECONDS``: one thread at a time, holding
+no running place, waits on it without the GIL and queues each connection whose next request
+arrives.  A connection that stays quiet goes back to gunicorn's poller, so idle pooled
+connections never hold a thread and gunicorn still applies its keep-alive timeout.
 
-**A request asleep in a delay fault does not count as running.**  gunicorn's ``--threads`` is
-the number of requests that run at once.  Every running request past two only adds GIL
-hand-offs here (signing, the one long step, already overlaps with the other thread's Python),
-so the image runs two; but two requests sleeping in a scripted ``delay`` fault would then hold
-up the health check and the control call that clears the fault.  The app sleeps through
-``environ[PARK_ENVIRON_KEY]`` (``faults.sleep_for_delay``): while it sleeps, the request gives
-its place to the next one waiting, on one of ``PARKING_THREADS`` extra pool threads, which
-exist only once used.  Requests waiting for a place queue in arrival order, and a thread that
-finishes takes the next one itself rather than waking another thread.
+**Connections with a request queue in arrival order for a running place.**  gunicorn's
+``--threads`` is the number of requests that run at once.  Every running request past two only
+adds GIL hand-offs here (signing, the one long step, already overlaps with the other thread's
+Python), so the image runs two.  A thread that finishes takes the next queued connection itself
+instead of waking another thread, and busy clients are served in turn.
+
+**A request asleep in a delay fault gives its place away.**  With two places, two requests
+sleeping in a scripted ``delay`` fault would hold up the health check and the control call that
+clears the fault.  The app sleeps through ``environ[PARK_ENVIRON_KEY]``
+(``faults.sleep_for_delay``): meanwhile its place goes to the next queued request, on one of
+``PARKING_THREADS`` extra pool threads (started only when needed).
 
 Everything else stays gunicorn's own: the parser, keep-alive timeouts, graceful shutdown and the
-socket in the environ (the "drop" fault needs it).  The subclass relies on
-``ThreadWorker.enqueue_req``, ``finish_request``, ``method_queue.defer``, ``get_thread_pool``,
-``load_wsgi`` and on ``handle`` returning ``True`` when the connection stays open: the
-``container`` extra requires gunicorn 27, the first release whose own threaded worker answers
-pipelined requests.
+socket in the environ (the "drop" fault needs it).  The subclass relies on ``enqueue_req``,
+``finish_request``, ``method_queue.defer``, ``get_thread_pool`` and ``load_wsgi`` of
+``ThreadWorker``, and on ``handle`` returning ``True`` when the connection stays open: the
+``container`` extra requires gunicorn 27, the release it was measured and tested with.
 """
 
 from __future__ import annotations
 
-import select
+import selectors
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
@@ -49,33 +47,38 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from .faults import PARK_ENVIRON_KEY
 
-#: How long a thread waits for the next request on the connection it just answered.  A client
-#: that sends its next request as soon as it has read the answer (wrk, a refresh loop) does so
-#: within 0.2 ms on loopback; measured at 0.2, 0.5, 2 and 5 ms, every value kept the gain.
+#: How long an answered connection is watched for its next request before it goes back to
+#: gunicorn's poller.  A client that sends its next request as soon as it has read the answer
+#: (a load test, a refresh loop) does so within 0.2 ms on loopback.
 NEXT_REQUEST_WAIT_SECONDS = 0.002
-#: Requests served on one connection before it goes back through gunicorn's poller.
-MAX_REQUESTS_PER_VISIT = 16
 #: Requests that can sleep in a delay fault without holding a running place; past that, a
 #: sleeping request keeps its place, as under plain ``gthread``.
 PARKING_THREADS = 16
 
 
 class LingeringThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no types
-    """``gthread`` that serves back-to-back requests itself and does not count sleepers."""
+    """``gthread`` that watches busy connections itself and runs a few requests at a time."""
 
     wsgi: Callable[..., Iterable[bytes]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: Guards everything below; held only for bookkeeping, never across I/O.
         self._places_lock = threading.Lock()
         #: Connections with a request, waiting for a running place, in arrival order.
         self._waiting: deque[Any] = deque()
         self._running = 0
         self._parked = 0
+        #: Answered connections watched for their next request: socket -> (conn, give-up time),
+        #: in the order they were answered, so the first one is the next to give up.
+        self._watched: dict[Any, tuple[Any, float]] = {}
+        self._watch_selector = selectors.DefaultSelector()
+        self._someone_watches = False
 
     def get_thread_pool(self) -> futures.ThreadPoolExecutor:
-        # Threads are started on demand: past ``threads`` only while requests are parked.
-        return futures.ThreadPoolExecutor(max_workers=self.cfg.threads + PARKING_THREADS)
+        # Threads are started on demand: past ``threads`` only while requests are parked, plus
+        # the one that watches answered connections.
+        return futures.ThreadPoolExecutor(max_workers=self.cfg.threads + PARKING_THREADS + 1)
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
@@ -90,7 +93,9 @@ class LingeringThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn shi
 
         self.wsgi = app_with_parking
 
+    # -- places ---------------------------------------------------------------------------
     def enqueue_req(self, conn: Any) -> None:
+        """A connection with a request (from gunicorn's poller): run it, or queue it."""
         with self._places_lock:
             if self._running >= self.cfg.threads:
                 self._waiting.append(conn)
@@ -99,53 +104,74 @@ class LingeringThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn shi
         self.tpool.submit(self._run, conn)
 
     def _run(self, conn: Any) -> None:
-        """Serve ``conn``, then each waiting connection in turn while this place is needed."""
+        """Serve ``conn``, then whatever is queued next, while this thread holds a place."""
         while conn is not None:
             outcome: futures.Future[Any] = futures.Future()
             try:
-                outcome.set_result(self._serve(conn))
+                outcome.set_result(self.handle(conn))
             except BaseException as exc:
                 # As the pool's own future would: gunicorn's finish_request closes the connection.
                 outcome.set_exception(exc)
-            self.method_queue.defer(self.finish_request, conn, outcome)
-            with self._places_lock:
-                if self._waiting and self._running <= self.cfg.threads:
-                    conn = self._waiting.popleft()
-                else:
-                    self._running -= 1
-                    conn = None
+            if outcome.exception() is not None or outcome.result() is not True or not self.alive:
+                self.method_queue.defer(self.finish_request, conn, outcome)
+            elif _has_buffered_request(conn):
+                with self._places_lock:
+                    self._waiting.append(conn)
+            else:
+                self._watch(conn)
+            conn = self._next_connection()
 
-    def _serve(self, conn: Any) -> Any:
-        result = self.handle(conn)
-        served = 1
-        while (
-            result is True
-            and served < MAX_REQUESTS_PER_VISIT
-            and self.alive
-            and self._others_leave_room()
-            and _next_request_arrives(conn)
-        ):
-            result = self.handle(conn)
-            served += 1
-        return result
+    def _next_connection(self, *, holding_place: bool = True) -> Any:
+        """The next queued connection for this thread's place, or ``None`` once it is given up.
 
-    def _others_leave_room(self) -> bool:
-        """Nobody waits for a place, and at least half of the places stay free for newcomers.
-
-        Under load (more than half of the places taken) the worker serves connections in
-        arrival order as ``gthread`` does: a thread waiting for its own client's next request
-        could leave a request that arrived meanwhile waiting, and on a saturated machine clients
-        are slow to send their next one.  Measured on 2 cores with 4 threads, interleaved
-        rounds: lingering while any thread was idle lost 2 to 4 % at 8 connections and raised
-        p99 from 34 to 38 ms; with this rule 8 connections were served as by ``gthread`` (498 vs
-        484 req/s), 2 connections got 614 instead of 433 req/s and 1 connection 318 instead
-        of 273.
+        With nothing queued the thread gives its place up and, unless another thread already
+        does, watches the answered connections until one has a request (which it then serves,
+        if a place is free) or none is left to watch.
         """
-        return not self._waiting and self._running * 2 <= self.cfg.threads
+        while True:
+            with self._places_lock:
+                limit = self.cfg.threads if holding_place else self.cfg.threads - 1
+                if self._waiting and self._running <= limit:
+                    # A watcher that goes back to serving hands the watching on.
+                    hand_on = not holding_place and bool(self._watched)
+                    if not holding_place:
+                        self._running += 1
+                    conn = self._waiting.popleft()
+                    break
+                if holding_place:
+                    self._running -= 1
+                    holding_place = False
+                if self._someone_watches or not self._watched:
+                    return None
+                if not self.alive:
+                    self._give_all_back()
+                    return None
+                self._someone_watches = True
+                give_up_at = next(iter(self._watched.values()))[1]
+            ready = self._watch_selector.select(max(give_up_at - time.monotonic(), 0.0))
+            with self._places_lock:
+                self._someone_watches = False
+                for key, _ in ready:
+                    self._unwatch(key.fileobj)
+                    self._waiting.append(key.data)
+                helpers = []
+                while len(self._waiting) > 1 and self._running < self.cfg.threads - 1:
+                    self._running += 1
+                    helpers.append(self._waiting.popleft())
+                self._give_back_quiet(time.monotonic())
+            for helper in helpers:
+                self.tpool.submit(self._run, helper)
+        if hand_on:
+            self.tpool.submit(self._watch_for_others)
+        return conn
+
+    def _watch_for_others(self) -> None:
+        """Watch the answered connections on a thread without a place, then serve as usual."""
+        self._run(self._next_connection(holding_place=False))
 
     @contextmanager
     def _parked_request(self) -> Iterator[None]:
-        """Give this request's running place to the next waiting one while it sleeps."""
+        """Give this request's running place to the next queued one while it sleeps."""
         with self._places_lock:
             parked = self._parked < PARKING_THREADS
             successor = None
@@ -162,23 +188,53 @@ class LingeringThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn shi
         finally:
             if parked:
                 # Back to running, even past ``threads`` for a moment: when this request ends,
-                # its thread hands its place on only while running stays within ``threads``.
+                # its thread takes the next queued one only while running stays within
+                # ``threads``.
                 with self._places_lock:
                     self._parked -= 1
                     self._running += 1
 
+    # -- watched connections --------------------------------------------------------------
+    def _watch(self, conn: Any) -> None:
+        with self._places_lock:
+            try:
+                self._watch_selector.register(conn.sock, selectors.EVENT_READ, conn)
+            except (OSError, ValueError):
+                pass  # closed under us: gunicorn's own path below decides what happens next
+            else:
+                self._watched[conn.sock] = (conn, time.monotonic() + NEXT_REQUEST_WAIT_SECONDS)
+                return
+        self._give_back(conn)
 
-def _next_request_arrives(conn: Any) -> bool:
-    """Whether the connection has the start of another request within the short wait."""
+    def _unwatch(self, sock: Any) -> None:
+        del self._watched[sock]
+        self._watch_selector.unregister(sock)
+
+    def _give_back_quiet(self, now: float) -> None:
+        """Connections without a next request in time go back to gunicorn's poller."""
+        quiet = [conn for conn, give_up_at in self._watched.values() if give_up_at <= now]
+        for conn in quiet:
+            self._unwatch(conn.sock)
+            self._give_back(conn)
+
+    def _give_all_back(self) -> None:
+        for conn, _ in list(self._watched.values()):
+            self._unwatch(conn.sock)
+            self._give_back(conn)
+
+    def _give_back(self, conn: Any) -> None:
+        kept_alive: futures.Future[Any] = futures.Future()
+        kept_alive.set_result(True)
+        self.method_queue.defer(self.finish_request, conn, kept_alive)
+
+
+def _has_buffered_request(conn: Any) -> bool:
+    """Whether the start of the next request is already read: pipelined, or decrypted TLS.
+
+    Such a connection may never turn readable again, so it is queued rather than watched.
+    """
     read_ahead = getattr(getattr(conn.parser, "unreader", None), "buf", None)
     if read_ahead is not None and read_ahead.getvalue():
-        return True  # pipelined: the bytes are already read, the socket may never turn readable
-    pending = getattr(conn.sock, "pending", None)  # TLS: bytes decrypted but not yet read
-    if pending is not None and pending():
         return True
-    poller = select.poll()
-    try:
-        poller.register(conn.sock, select.POLLIN)
-        return bool(poller.poll(NEXT_REQUEST_WAIT_SECONDS * 1000))
-    except (OSError, ValueError):
-        return False  # closed under us: gunicorn's own path decides what happens next
+    pending = getattr(conn.sock, "pending", None)
+    return pending is not None and bool(pending())

@@ -34,6 +34,7 @@ from ruamel.yaml import YAML
 
 from mock_server.cli import build_parser, config_from, env_var, flag
 from mock_server.config import MockConfig
+from mock_server.gunicorn_worker import PARKING_THREADS
 from mock_server.http import EXTENSION_KEY
 from mock_server.server import MockServer
 from mock_server.wsgi import app_from_env
@@ -596,6 +597,29 @@ def test_requests_asleep_in_a_delay_fault_leave_the_server_answering(
     slowest = max(seconds for _, seconds in outcomes)
     assert delay <= min(seconds for _, seconds in outcomes)
     assert slowest < 2 * delay, f"the delayed logins slept one after another ({slowest:.2f} s)"
+
+
+def test_more_sleepers_than_parking_threads_are_all_answered(container: Container) -> None:
+    """Past the worker's parking threads a sleeper keeps its place: slower, but nothing is lost."""
+    sleepers = PARKING_THREADS + 2  # the last two sleep in the image's two running places
+    delay = 1.0
+    added = requests.post(
+        f"{container.base}/_mock/faults", json={"delay": delay, "times": sleepers}, timeout=5
+    )
+    assert added.status_code == 201, added.text
+
+    def delayed_login(_: int) -> int:
+        return requests.post(token_url(container.base), data=PASSWORD_FORM, timeout=30).status_code
+
+    with ThreadPoolExecutor(sleepers) as pool:
+        delayed = [pool.submit(delayed_login, i) for i in range(sleepers)]
+        time.sleep(delay / 2)
+        ready = requests.get(f"{container.base}/health/ready", timeout=30)
+        statuses = [future.result() for future in delayed]
+    assert ready.status_code == 200
+    assert statuses == [200] * sleepers
+    after = requests.post(token_url(container.base), data=PASSWORD_FORM, timeout=5)
+    assert after.status_code == 200
 
 
 def test_moved_clock_is_seen_by_every_request(container: Container) -> None:
