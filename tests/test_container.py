@@ -484,8 +484,9 @@ class KeepAliveClient:
 
 @pytest.fixture(scope="module")
 def one_thread_container() -> Iterator[Container]:
-    """The image's command with a single thread: whoever holds it shows at once."""
-    with start_container(GUNICORN_CMD_ARGS="--threads 1") as running:
+    """The image's command with a single thread (whoever holds it shows at once), and a keep-alive
+    timeout of 1 s, so that a test can see gunicorn close an idle connection."""
+    with start_container(GUNICORN_CMD_ARGS="--threads 1 --keep-alive 1") as running:
         yield running
 
 
@@ -520,6 +521,22 @@ def test_idle_keep_alive_connection_does_not_hold_the_thread(
         idle.token()  # and the idle connection is still served when it speaks again
     finally:
         idle.close()
+
+
+def test_quiet_connection_goes_back_to_gunicorns_keep_alive_timeout(
+    one_thread_container: Container,
+) -> None:
+    """A connection the worker watched for a next request that never came is closed on time."""
+    quiet = KeepAliveClient(one_thread_container.port)
+    try:
+        quiet.token()
+        quiet.sock.settimeout(5)
+        started = time.monotonic()
+        assert quiet.sock.recv(1) == b"", "the server sent bytes nobody asked for"
+        closed_after = time.monotonic() - started
+    finally:
+        quiet.close()
+    assert closed_after < 3.0, f"closed after {closed_after:.1f} s with --keep-alive 1"
 
 
 @pytest.fixture(scope="module")
