@@ -32,17 +32,17 @@ _host = f"[{_config.host}]" if ":" in _config.host else _config.host
 bind = [f"{_host}:{_config.port}"]
 
 workers = 1
-#: gunicorn's ``gthread`` worker, except that a thread answers the next request on a busy
-#: keep-alive connection itself instead of sending the connection round gunicorn's poller thread,
-#: and that a request asleep in a delay fault lends its place to others
-#: (``mock_server/gunicorn_worker.py``; about a fifth more answers per second to one client).
-worker_class = "mock_server.gunicorn_worker.LingeringThreadWorker"
+#: gunicorn's ``gthread`` worker, except that busy keep-alive connections are watched by a worker
+#: thread instead of going round gunicorn's poller after every answer, connections with a request
+#: queue for a running place, and a request asleep in a delay fault lends its place to others
+#: (``mock_server/gunicorn_worker.py``).
+worker_class = "mock_server.gunicorn_worker.GilAwareThreadWorker"
 #: Requests running at once; idle keep-alive connections and requests asleep in a ``delay``
 #: fault do not take a place.  Signing is the only long step and it releases the GIL, so two
 #: already keep two cores busy; every one more adds GIL hand-offs.  Measured on 2 cores at 8
-#: connections (interleaved rounds, ``benchmarks/server_choice.py`` has the rows): 2 threads
-#: 594 / 527 req/s with p99 26 / 29 ms, 4 threads 503 / 447 with p99 36 / 37 ms.  Tune with
-#: gunicorn's own ``GUNICORN_CMD_ARGS="--threads N"``.
+#: connections, interleaved with oauth2-mock-server (446 req/s, p99 32 ms): 2 places 661 req/s
+#: with p99 21 ms, 4 places 603 with p99 27 ms.  Tune with gunicorn's own
+#: ``GUNICORN_CMD_ARGS="--threads N"``.
 threads = 2
 #: Build the app in the arbiter, before forking: a bad realm file stops the server with the
 #: one-line error instead of a worker that fails to boot again and again.

@@ -56,7 +56,7 @@ NEXT_REQUEST_WAIT_SECONDS = 0.002
 PARKING_THREADS = 16
 
 
-class LingeringThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no types
+class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no types
     """``gthread`` that watches busy connections itself and runs a few requests at a time."""
 
     wsgi: Callable[..., Iterable[bytes]]
