@@ -42,11 +42,19 @@ class RawResponse:
     body: bytes
 
 
-def raw_exchange(server: MockServer | Gunicorn, request: bytes) -> RawResponse:
-    """Send ``request`` as is and read until the server closes: a reset fails the test."""
+def raw_exchange(
+    server: MockServer | Gunicorn, request: bytes, *, then_half_close: bool = False
+) -> RawResponse:
+    """Send ``request`` as is and read until the server closes: a reset fails the test.
+
+    ``then_half_close`` ends the client's sending side after the request (the server reads the
+    end of the stream) while the answer can still be read.
+    """
     # Gunicorn or MockServer: both have ``port``.
     with socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT) as sock:
         sock.sendall(request)
+        if then_half_close:
+            sock.shutdown(socket.SHUT_WR)
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
@@ -309,6 +317,23 @@ def test_nonsense_content_length_is_a_4xx(server: MockServer, content_length: by
     response = raw_exchange(server, request)
     assert 400 <= response.status < 500
     assert response.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("server_name", ["server", "gunicorn"])
+def test_body_shorter_than_its_content_length_is_a_json_400(
+    server_name: str, request: pytest.FixtureRequest
+) -> None:
+    """The client stops sending before the declared length: an answer, not a hang or a 500."""
+    target = request.getfixturevalue(server_name)
+    truncated = (
+        f"POST {TOKEN_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: {FORM}\r\n".encode()
+        + f"Content-Length: {len(LOGIN) + 20}\r\nConnection: close\r\n\r\n".encode()
+        + LOGIN
+    )
+    response = raw_exchange(target, truncated, then_half_close=True)
+    assert response.status == 400
+    assert response.headers["content-type"] == "application/json"
+    assert json.loads(response.body) == {"error": "HTTP 400 Bad Request"}
 
 
 # -- the same limits under gunicorn, as the container runs it ------------------------------
