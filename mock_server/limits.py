@@ -96,9 +96,9 @@ class LimitedRequest(Request):
 
         Every token, logout and introspection call sends one.  werkzeug's general path builds a
         parser, a limited stream and a raw stream reader per request (about a tenth of a token
-        request's Python under gunicorn); the body here is read in one call of exactly the
-        declared length.  Everything else (chunked bodies, other types, oversized bodies, a
-        body already read) takes werkzeug's path with ``LenientFormParser``.
+        request's Python, measured straight through WSGI); the body here is read in one call of
+        exactly the declared length.  Everything else (chunked bodies, other types, oversized
+        bodies, a body already read) takes werkzeug's path with ``LenientFormParser``.
         """
         if "form" in self.__dict__:
             return
@@ -117,7 +117,8 @@ class LimitedRequest(Request):
             raise ClientDisconnected()
         fields = self.parameter_storage_class(parse_form(raw))
         state = self.__dict__
-        state["stream"], state["form"], state["files"] = BytesIO(), fields, MultiDict()
+        state["stream"], state["form"] = BytesIO(), fields
+        state["files"] = self.parameter_storage_class()
 
 
 def install(app: Flask) -> None:
