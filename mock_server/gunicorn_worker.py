@@ -34,6 +34,7 @@ socket in the environ (the "drop" fault needs it).  The subclass relies on ``enq
 
 from __future__ import annotations
 
+import math
 import selectors
 import threading
 import time
@@ -144,7 +145,7 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
                 if self._someone_watches or not self._watched:
                     return None
                 if not self.alive:
-                    self._give_all_back()
+                    self._give_back_quiet(math.inf)
                     return None
                 self._someone_watches = True
                 give_up_at = next(iter(self._watched.values()))[1]
@@ -211,14 +212,10 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         self._watch_selector.unregister(sock)
 
     def _give_back_quiet(self, now: float) -> None:
-        """Connections without a next request in time go back to gunicorn's poller."""
+        """Connections without a next request by ``now`` go back to gunicorn's poller (all of
+        them at ``math.inf``, when the worker stops)."""
         quiet = [conn for conn, give_up_at in self._watched.values() if give_up_at <= now]
         for conn in quiet:
-            self._unwatch(conn.sock)
-            self._give_back(conn)
-
-    def _give_all_back(self) -> None:
-        for conn, _ in list(self._watched.values()):
             self._unwatch(conn.sock)
             self._give_back(conn)
 

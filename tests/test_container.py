@@ -481,6 +481,12 @@ class KeepAliveClient:
         self._file.close()
         self.sock.close()
 
+    def __enter__(self) -> KeepAliveClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 @pytest.fixture(scope="module")
 def one_thread_container() -> Iterator[Container]:
@@ -491,13 +497,10 @@ def one_thread_container() -> Iterator[Container]:
 
 
 def test_back_to_back_and_pipelined_requests_on_one_connection(container: Container) -> None:
-    client = KeepAliveClient(container.port)
-    try:
+    with KeepAliveClient(container.port) as client:
         tokens = [client.token() for _ in range(20)]
         client.send(raw_token_request(client.host) * 3)  # pipelined: one write, three requests
         pipelined = [client.answer() for _ in range(3)]
-    finally:
-        client.close()
     assert [status for status, _, _ in pipelined] == [200, 200, 200]
     tokens += [json.loads(body)["access_token"] for _, _, body in pipelined]
     assert len(set(tokens)) == 23
@@ -510,8 +513,7 @@ def test_idle_keep_alive_connection_does_not_hold_the_thread(
     one_thread_container: Container,
 ) -> None:
     """A pooled connection left idle after its answer gives the only thread back within ms."""
-    idle = KeepAliveClient(one_thread_container.port)
-    try:
+    with KeepAliveClient(one_thread_container.port) as idle:
         idle.token()
         started = time.monotonic()
         ready = requests.get(f"{one_thread_container.base}/health/ready", timeout=5)
@@ -519,23 +521,18 @@ def test_idle_keep_alive_connection_does_not_hold_the_thread(
         assert ready.status_code == 200
         assert waited < 1.0, f"waited {waited:.2f} s behind an idle connection"
         idle.token()  # and the idle connection is still served when it speaks again
-    finally:
-        idle.close()
 
 
 def test_quiet_connection_goes_back_to_gunicorns_keep_alive_timeout(
     one_thread_container: Container,
 ) -> None:
     """A connection the worker watched for a next request that never came is closed on time."""
-    quiet = KeepAliveClient(one_thread_container.port)
-    try:
+    with KeepAliveClient(one_thread_container.port) as quiet:
         quiet.token()
         quiet.sock.settimeout(5)
         started = time.monotonic()
         assert quiet.sock.recv(1) == b"", "the server sent bytes nobody asked for"
         closed_after = time.monotonic() - started
-    finally:
-        quiet.close()
     assert closed_after < 3.0, f"closed after {closed_after:.1f} s with --keep-alive 1"
 
 
@@ -552,14 +549,11 @@ def test_busy_connections_take_turns(two_thread_container: Container) -> None:
     start = threading.Barrier(3)
 
     def client(name: str) -> None:
-        connection = KeepAliveClient(two_thread_container.port)
-        try:
+        with KeepAliveClient(two_thread_container.port) as connection:
             start.wait(10)
             for _ in range(per_client):
                 connection.token()
                 finished.append(name)
-        finally:
-            connection.close()
 
     threads = [threading.Thread(target=client, args=(name,)) for name in "abc"]
     for thread in threads:
