@@ -143,7 +143,7 @@ def _before_request() -> Response | None:
         return None
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     identity = _identify(req, app)
-    g.keycloak_mock_identity = identity
+    g._get_current_object().keycloak_mock_identity = identity
     faults = faults_of(app)
     if faults.idle:
         return None
@@ -174,10 +174,11 @@ def _after_request(response: Response) -> Response:
         return response
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     context = g._get_current_object()
-    identity: _Identity = getattr(context, "keycloak_mock_identity", None) or _Identity(
+    # ``g.get``: a missing name costs ``getattr(g, name, None)`` a raised AttributeError.
+    identity: _Identity = context.get("keycloak_mock_identity") or _Identity(
         req.endpoint, None, None, None, None
     )
-    fault = getattr(context, "keycloak_mock_fault", None)
+    fault = context.get("keycloak_mock_fault")
     state: MockState = app.extensions[EXTENSION_KEY]["state"]
     request_log_of(app).add(
         RequestRecord(

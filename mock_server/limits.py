@@ -136,9 +136,10 @@ def _limit_error(error: HTTPException) -> Any:
 
 
 def _check_request_size() -> None:
-    environ = request.environ
-    uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.full_path
-    request_line = len(request.method) + len(uri) + len(environ.get("SERVER_PROTOCOL", "")) + 2
+    req = request._get_current_object()  # type: ignore[attr-defined]  # once: proxies are slow
+    environ = req.environ
+    uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or req.full_path
+    request_line = len(req.method) + len(uri) + len(environ.get("SERVER_PROTOCOL", "")) + 2
     if request_line > MAX_REQUEST_LINE:
         raise UriTooLong()
     # Straight from the environ, counting what ``request.headers`` yields without rebuilding every
@@ -152,7 +153,7 @@ def _check_request_size() -> None:
     )
     if header_bytes > MAX_HEADER_BYTES:
         raise HeadersTooLarge()
-    length = request.content_length
+    length = req.content_length
     if length is not None and length > MAX_BODY_BYTES:
         discard_body(environ)
         raise RequestEntityTooLarge()

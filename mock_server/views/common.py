@@ -25,13 +25,15 @@ def require_form() -> MultiDict[str, str]:
     A request without any Content-Type is read as an empty form, which is what clients that post
     no parameters at all expect.
     """
-    if request.mimetype not in ("", FORM_CONTENT_TYPE):
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if req.mimetype not in ("", FORM_CONTENT_TYPE):
         abort(
             json_response(
                 {"error": "The content-type header value did not match the value in @Consumes"}, 415
             )
         )
-    return request.form
+    form: MultiDict[str, str] = req.form
+    return form
 
 
 def single_values(form: MultiDict[str, str]) -> dict[str, str]:

@@ -29,7 +29,7 @@ def token(realm_name: str) -> Response:
     if grant is None:
         raise UnsupportedGrantType("Unsupported grant_type")
     form = single_values(raw_form)
-    client = authenticate_client(realm, form, request.headers.get("Authorization"))
+    client = authenticate_client(realm, form, request.environ.get("HTTP_AUTHORIZATION"))
     if client.bearer_only:
         raise InvalidClient("Bearer-only not allowed", status=400)
     if duplicated_parameter(raw_form):
