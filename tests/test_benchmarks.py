@@ -145,3 +145,29 @@ def test_server_choice_behaviour_checks_pass_on_the_development_server(
     assert server_choice.chunked_login_answered(running) is True
     assert server_choice.garbage_answered(running) is True
     assert server_choice.dropped_connections(running, attempts=3) == 3
+
+
+def test_instruction_count_quick_run_serves_every_app() -> None:
+    """``instructions.py --quick`` starts the container's command with each of the three apps
+    (without valgrind) and runs the signature loop: the plumbing the counts depend on."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "instructions.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "every app served its grants and the signature loop ran" in result.stdout
+
+
+def test_instruction_totals_are_read_from_callgrind_output(tmp_path: Path) -> None:
+    instructions = _bench_module("instructions")
+    out = tmp_path / "callgrind.123"
+    out.write_text("# callgrind format\nversion: 1\ncmd: python\nevents: Ir\nsummary: 8455123\n")
+    assert instructions.total_instructions(out) == 8455123
+    out.write_text("events: Ir\nfn=main\n1 5\ntotals: 42\n")
+    assert instructions.total_instructions(out) == 42
+    out.write_text("events: Ir\n")
+    with pytest.raises(RuntimeError, match="no instruction total"):
+        instructions.total_instructions(out)
