@@ -65,3 +65,7 @@ loglevel = "warning"
 #: can stall it (gunicorn's deployment docs).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs, not a temp file
 proc_name = "keycloak-mock"
+# gunicorn 25.1+ opens a control socket in $HOME/.gunicorn (or $XDG_RUNTIME_DIR) by default, and
+# ``gunicornc`` can add workers through it: a second worker would split the sessions and the
+# clock.  The image's user has no home directory either, so it would only warn at every start.
+control_socket_disable = True

@@ -746,6 +746,21 @@ def test_sigterm_stops_within_seconds_after_serving() -> None:
     assert "MOCK Keycloak for development and tests only" in stderr
 
 
+def test_no_control_socket_that_could_change_the_worker_count(tmp_path: Path) -> None:
+    """gunicorn 25.1+ opens a control socket in ``$HOME/.gunicorn`` by default, through which
+    ``gunicornc`` can add workers, and a second worker would split the mock's state.  The image's
+    user has no home directory, so it would also warn at every start.  The image turns it off."""
+    home = tmp_path / "home"
+    home.mkdir()
+    running = start_container(HOME=str(home), XDG_RUNTIME_DIR="")
+    assert requests.post(token_url(running.base), data=PASSWORD_FORM, timeout=5).status_code == 200
+    time.sleep(0.5)  # gunicorn opens the socket shortly after the first worker started
+    status, _, stderr = running.stop()
+    assert status == 0, stderr
+    assert list(home.iterdir()) == []
+    assert "control socket" not in stderr.lower()
+
+
 # -- docker-compose.yml ---------------------------------------------------------------------
 def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
     tool = shutil.which("check-jsonschema", path=str(BIN)) or shutil.which("check-jsonschema")
