@@ -14,7 +14,7 @@ from . import limits
 from .clock import Clock
 from .config import MockConfig, RealmConfig
 from .errors import OAuthError
-from .http import EXTENSION_KEY, SECURITY_HEADERS, json_response
+from .http import EXTENSION_KEY, SECURITY_HEADERS, current_request, json_response
 from .instrument import install as install_test_hooks
 from .keys import SigningKey, load_signing_key
 from .state import MockState
@@ -121,7 +121,7 @@ def _finish_response(response: Response) -> Response:
     context = g._get_current_object()
     pending: dict[str, str] | None = context.get("response_headers")
     wanted = list(pending.items()) if pending else []
-    req = request._get_current_object()  # type: ignore[attr-defined]
+    req = current_request()
     if req.url_rule is not None and req.path.startswith("/realms/"):
         omitted = context.get("omitted_security_headers", ())
         wanted += [(name, value) for name, value in SECURITY_HEADERS.items() if name not in omitted]

@@ -35,7 +35,7 @@ from .faults import (
     drop_connection,
     sleep_for_delay,
 )
-from .http import EXTENSION_KEY, json_response
+from .http import EXTENSION_KEY, current_flask_app, current_request, json_response
 from .requestlog import RequestLog, RequestRecord, client_id_from, session_id_from_token
 from .state import MockState
 
@@ -136,12 +136,10 @@ def server_errors_of(app: Flask) -> ServerErrors:
 
 
 def _before_request() -> Response | None:
-    # The context-locals are read once into plain names: each proxy lookup costs about a
-    # microsecond, and these hooks run on every request.
-    req = request._get_current_object()  # type: ignore[attr-defined]
+    req = current_request()
     if req.blueprint == CONTROL_BLUEPRINT:
         return None
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_flask_app()
     identity = _identify(req, app)
     g._get_current_object().keycloak_mock_identity = identity
     faults = faults_of(app)
@@ -169,10 +167,10 @@ def _apply(fault: Fault) -> Response | None:
 
 
 def _after_request(response: Response) -> Response:
-    req = request._get_current_object()  # type: ignore[attr-defined]
+    req = current_request()
     if req.blueprint == CONTROL_BLUEPRINT:
         return response
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_flask_app()
     context = g._get_current_object()
     # ``g.get``: a missing name costs ``getattr(g, name, None)`` a raised AttributeError.
     identity: _Identity = context.get("keycloak_mock_identity") or _Identity(

@@ -29,7 +29,7 @@ from werkzeug.formparser import FormDataParser
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .errors import InvalidRequest
-from .http import json_response
+from .http import current_request, json_response
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 256
@@ -136,7 +136,7 @@ def _limit_error(error: HTTPException) -> Any:
 
 
 def _check_request_size() -> None:
-    req = request._get_current_object()  # type: ignore[attr-defined]  # once: proxies are slow
+    req = current_request()
     environ = req.environ
     uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or req.full_path
     request_line = len(req.method) + len(uri) + len(environ.get("SERVER_PROTOCOL", "")) + 2

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, request
+from flask import abort
 from werkzeug.datastructures import MultiDict
 
 from ..config import RealmConfig
-from ..http import json_response, state
+from ..http import current_request, json_response, state
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -25,7 +25,7 @@ def require_form() -> MultiDict[str, str]:
     A request without any Content-Type is read as an empty form, which is what clients that post
     no parameters at all expect.
     """
-    req = request._get_current_object()  # type: ignore[attr-defined]
+    req = current_request()
     if req.mimetype not in ("", FORM_CONTENT_TYPE):
         abort(
             json_response(

@@ -12,14 +12,14 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ..control_schema import REALM_SETTINGS, USER_SETTINGS, ControlError
 from ..controls import Controls, controls_of
 from ..errors import MockServerError
 from ..faults import error_rate_from_json, fault_from_json
-from ..http import issuer_base, json_response, mock_config
+from ..http import current_flask_app, issuer_base, json_response, mock_config
 
 PREFIX = "/_mock"
 blueprint = Blueprint("control", __name__, url_prefix=PREFIX)
@@ -70,7 +70,7 @@ def _control_error(error: MockServerError) -> Response:
 
 def _controls() -> Controls:
     # The real app, not the proxy: ``Controls`` is cached per app and outlives this request.
-    return controls_of(current_app._get_current_object())  # type: ignore[attr-defined]
+    return controls_of(current_flask_app())
 
 
 def _body() -> dict[str, Any]:
