@@ -1,6 +1,6 @@
 """Instructions per password grant, counted by valgrind's callgrind: figures that repeat.
 
-    python benchmarks/instructions.py           # about 3 minutes on 2 cores; needs valgrind
+    python benchmarks/instructions.py           # 2 to 3 minutes on 2 cores; needs valgrind
     python benchmarks/instructions.py --quick   # seconds, no valgrind: checks the plumbing only
 
 On a shared machine a timing moves by 10 to 25 % from one run to the next (see README), so a
@@ -47,7 +47,7 @@ from targets import (
     BENCH,
     KC_PASSWORD,
     KC_TOKEN_PATH,
-    _container_command,
+    container_command,
     container_env,
     dockerfile_command,
     free_port,
@@ -128,7 +128,7 @@ def worker_instructions(app: App, grants: int, *, counted: bool) -> int:
     """Instructions of the gunicorn worker that served ``grants`` grants (0 when not counted)."""
     _, image_env = dockerfile_command()
     port = free_port()
-    argv = _container_command(app.spec)(port)
+    argv = container_command(app.spec)(port)
     env = container_env(port, image_env)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH")]))
     env["GUNICORN_CMD_ARGS"] = f"{env.get('GUNICORN_CMD_ARGS', '')} {SLOW_SERVER_ARGS}".strip()
@@ -143,7 +143,11 @@ def worker_instructions(app: App, grants: int, *, counted: bool) -> int:
             post_grants(port, app.token_path, grants)
         finally:
             process.terminate()
-            process.wait(timeout=START_TIMEOUT_SECONDS)
+            try:
+                process.wait(timeout=START_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()  # a count cut short is refused below: no summary line
+                process.wait()
         if not counted:
             return 0
         # The arbiter keeps the Popen's pid (valgrind execs the program in place); every other

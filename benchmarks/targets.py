@@ -110,7 +110,7 @@ def container_env(port: int, image_env: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def _container_command(app_spec: str | None = None) -> Callable[[int], list[str]]:
+def container_command(app_spec: str | None = None) -> Callable[[int], list[str]]:
     command, _ = dockerfile_command()
 
     def build(port: int) -> list[str]:
@@ -132,7 +132,7 @@ def targets(include_node: bool) -> list[Target]:
     pythonpath = {"PYTHONPATH": str(BENCH)}
     found: list[Target] = [
         Target("dev", lambda port: [bin_path("keycloak-mock"), "--port", str(port)], **kc),
-        Target("container", _container_command(), env=image_env, container=True, **kc),
+        Target("container", container_command(), env=image_env, container=True, **kc),
         Target(
             "ceiling-dev",
             lambda port: [sys.executable, str(BENCH / "ceiling_app.py"), "--port", str(port)],
@@ -141,7 +141,7 @@ def targets(include_node: bool) -> list[Target]:
         ),
         Target(
             "ceiling-container",
-            _container_command("ceiling_app:app_from_env()"),
+            container_command("ceiling_app:app_from_env()"),
             env={**image_env, **pythonpath},
             container=True,
             **ceiling,
