@@ -45,15 +45,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from targets import (
     BENCH,
+    FORM,
     KC_PASSWORD,
     KC_TOKEN_PATH,
+    Running,
+    Target,
     container_command,
-    container_env,
     dockerfile_command,
-    free_port,
+    launch,
 )
 
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+FORM_HEADERS = {"Content-Type": FORM}
 #: Valgrind runs a program about 50 times slower: the server gets that much more time to start
 #: and to stop, and gunicorn must not take the slow worker for a hung one.
 SLOW_SERVER_ARGS = "--timeout 600 --graceful-timeout 120"
@@ -97,57 +99,49 @@ def total_instructions(out_file: Path) -> int:
     raise RuntimeError(f"no instruction total in {out_file}")
 
 
-def post_grants(port: int, path: str, count: int) -> None:
-    """``count`` password grants on one keep-alive connection; each must be a 200."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+def post_grants(running: Running, count: int) -> None:
+    """``count`` password grants on one keep-alive connection (``Running.post`` opens one per
+    request, and accepting connections is not what is counted); each must be a 200."""
+    connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=120)
     try:
         for _ in range(count):
-            connection.request("POST", path, KC_PASSWORD, FORM)
+            connection.request(
+                "POST", running.target.token_path, running.target.password_body, FORM_HEADERS
+            )
             response = connection.getresponse()
             response.read()
             if response.status != 200:
-                raise RuntimeError(f"POST {path}: HTTP {response.status}")
+                raise RuntimeError(f"{running.url}: HTTP {response.status}")
     finally:
         connection.close()
-
-
-def wait_ready(port: int, path: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            post_grants(port, path, 1)
-            return
-        except (OSError, RuntimeError, http.client.HTTPException):
-            time.sleep(0.5)
-    raise RuntimeError(f"the server did not answer within {START_TIMEOUT_SECONDS:.0f} s")
 
 
 def worker_instructions(app: App, grants: int, *, counted: bool) -> int:
     """Instructions of the gunicorn worker that served ``grants`` grants (0 when not counted)."""
     _, image_env = dockerfile_command()
-    port = free_port()
-    argv = container_command(app.spec)(port)
-    env = container_env(port, image_env)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH")]))
-    env["GUNICORN_CMD_ARGS"] = f"{env.get('GUNICORN_CMD_ARGS', '')} {SLOW_SERVER_ARGS}".strip()
-    env["PYTHONHASHSEED"] = "0"  # the same dict layouts in every run
+    env = {
+        **image_env,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH), os.environ.get("PYTHONPATH")])),
+        "GUNICORN_CMD_ARGS": f"{image_env.get('GUNICORN_CMD_ARGS', '')} {SLOW_SERVER_ARGS}".strip(),
+        "PYTHONHASHSEED": "0",  # the same dict layouts in every run
+    }
     with tempfile.TemporaryDirectory(prefix="callgrind-") as scratch:
         prefix = callgrind_prefix(f"{scratch}/callgrind.%p") if counted else []
-        process = subprocess.Popen(
-            [*prefix, *argv], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        server_command = container_command(app.spec)
+        target = Target(
+            app.name,
+            lambda port: [*prefix, *server_command(port)],
+            token_path=app.token_path,
+            password_body=KC_PASSWORD,
+            env=env,
+            container=True,
         )
+        running, _ = launch(target, wait=START_TIMEOUT_SECONDS, poll=0.5)
         try:
-            wait_ready(port, app.token_path, process)
-            post_grants(port, app.token_path, grants)
+            post_grants(running, grants)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=START_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()  # a count cut short is refused below: no summary line
-                process.wait()
+            # A count cut short by the kill after the timeout leaves no file: refused below.
+            running.stop(timeout=START_TIMEOUT_SECONDS)
         if not counted:
             return 0
         # The arbiter keeps the Popen's pid (valgrind execs the program in place); every other
@@ -155,7 +149,7 @@ def worker_instructions(app: App, grants: int, *, counted: bool) -> int:
         workers = [
             path
             for path in Path(scratch).glob("callgrind.*")
-            if path.name != f"callgrind.{process.pid}"
+            if path.name != f"callgrind.{running.process.pid}"
         ]
         if len(workers) != 1:
             raise RuntimeError(f"expected one worker's callgrind file, found {len(workers)}")

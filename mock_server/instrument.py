@@ -35,7 +35,13 @@ from .faults import (
     drop_connection,
     sleep_for_delay,
 )
-from .http import EXTENSION_KEY, current_flask_app, current_request, json_response
+from .http import (
+    EXTENSION_KEY,
+    current_flask_app,
+    current_globals,
+    current_request,
+    json_response,
+)
 from .requestlog import RequestLog, RequestRecord, client_id_from, session_id_from_token
 from .state import MockState
 
@@ -141,7 +147,7 @@ def _before_request() -> Response | None:
         return None
     app = current_flask_app()
     identity = _identify(req, app)
-    g._get_current_object().keycloak_mock_identity = identity
+    current_globals().keycloak_mock_identity = identity
     faults = faults_of(app)
     if faults.idle:
         return None
@@ -171,8 +177,7 @@ def _after_request(response: Response) -> Response:
     if req.blueprint == CONTROL_BLUEPRINT:
         return response
     app = current_flask_app()
-    context = g._get_current_object()
-    # ``g.get``: a missing name costs ``getattr(g, name, None)`` a raised AttributeError.
+    context = current_globals()
     identity: _Identity = context.get("keycloak_mock_identity") or _Identity(
         req.endpoint, None, None, None, None
     )
