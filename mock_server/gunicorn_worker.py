@@ -25,10 +25,14 @@ clears the fault.  The app sleeps through ``environ[PARK_ENVIRON_KEY]``
 (``faults.sleep_for_delay``): meanwhile its place goes to the next queued request, on one of
 ``PARKING_THREADS`` extra pool threads (started only when needed).
 
+One change that is not about speed: answers carry no ``Server: gunicorn`` header, since Keycloak
+sends none.
+
 Everything else stays gunicorn's own: the parser, keep-alive timeouts, graceful shutdown and the
 socket in the environ (the "drop" fault needs it).  The subclass relies on ``enqueue_req``,
 ``finish_request``, ``method_queue.defer``, ``get_thread_pool`` and ``load_wsgi`` of
-``ThreadWorker``, and on ``handle`` returning ``True`` when the connection stays open: the
+``ThreadWorker``, on ``handle`` returning ``True`` when the connection stays open, and on
+``Response.default_headers`` writing the status line and gunicorn's own headers: the
 ``container`` extra requires gunicorn 27, the release it was measured and tested with.
 """
 
@@ -44,6 +48,7 @@ from concurrent import futures
 from contextlib import contextmanager
 from typing import Any
 
+from gunicorn.http.wsgi import Response
 from gunicorn.workers.gthread import ThreadWorker
 
 from .faults import PARK_ENVIRON_KEY
@@ -90,6 +95,9 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
             environ: dict[str, Any], start_response: Callable[..., Any]
         ) -> Iterable[bytes]:
             environ[PARK_ENVIRON_KEY] = park
+            response = getattr(start_response, "__self__", None)
+            if type(response) is Response:
+                response.__class__ = _ResponseWithoutServerHeader
             return app(environ, start_response)
 
         self.wsgi = app_with_parking
@@ -229,6 +237,19 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         kept_alive: futures.Future[Any] = futures.Future()
         kept_alive.set_result(True)
         self.method_queue.defer(self.finish_request, conn, kept_alive)
+
+
+class _ResponseWithoutServerHeader(Response):  # type: ignore[misc]  # gunicorn ships no types
+    """gunicorn's HTTP/1 response without the ``Server: gunicorn`` line it always writes.
+
+    Keycloak sends no ``Server`` header (removed in KEYCLOAK-4952, and Quarkus adds none), and
+    gunicorn has no setting for it.  The worker gives each response of the app this class (same
+    fields, one method more), so nothing else of gunicorn's changes.
+    """
+
+    def default_headers(self) -> list[str]:
+        lines: list[str] = super().default_headers()
+        return [line for line in lines if not line.startswith("Server:")]
 
 
 def _has_buffered_request(conn: Any) -> bool:

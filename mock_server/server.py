@@ -46,7 +46,17 @@ def serve_on(host: str, port: int, app: Flask) -> BaseWSGIServer:
 
 
 class QuietRequestHandler(WSGIRequestHandler):
-    """Logs method, path and status only: query strings may carry tokens."""
+    """Logs method, path and status only (query strings may carry tokens); no ``Server`` header."""
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """http.server's, without the ``Server: Werkzeug/... Python/...`` header it adds.
+
+        Keycloak sends no ``Server`` header (removed in KEYCLOAK-4952, and Quarkus adds none), so
+        a client that fingerprints or logs it sees the same as against Keycloak.
+        """
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         # A request line that could not be parsed leaves no ``path`` (http.server sets it later).

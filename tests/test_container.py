@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -45,6 +46,7 @@ DOCKERFILE = REPO_ROOT / "Dockerfile"
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 README = REPO_ROOT / "README.md"
 SERVICE = "keycloak-mock"
+TOKEN_PATH = "/realms/customer/protocol/openid-connect/token"
 PASSWORD_FORM = {
     "client_id": "demobank-cli",
     "username": "demo",
@@ -311,6 +313,30 @@ def test_token_from_mounted_realm_file_verifies_against_jwks(container: Containe
     )
     assert sandbox.status_code == 200, sandbox.text
     assert sandbox.json()["is_test_mandator"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "status"),
+    [
+        (TOKEN_PATH, PASSWORD_FORM, 200),
+        (TOKEN_PATH, {**PASSWORD_FORM, "password": "x"}, 401),
+        ("/health/ready", None, 200),
+        ("/no/such/path", None, 404),
+    ],
+    ids=["token", "bad-credentials", "health", "not-found"],
+)
+def test_no_server_header_as_keycloak_sends_none(
+    container: Container, path: str, form: dict[str, str] | None, status: int
+) -> None:
+    """gunicorn always writes ``Server: gunicorn``; the image's worker leaves it out."""
+    method = "POST" if form is not None else "GET"
+    with requests.Session() as session:  # twice on one connection: kept-alive answers too
+        for _ in range(2):
+            response = session.request(method, container.base + path, data=form, timeout=5)
+            assert response.status_code == status
+            assert "Server" not in response.headers
+            assert parsedate_to_datetime(response.headers["Date"]).tzinfo is not None
+            assert response.headers["Connection"] == "keep-alive"
 
 
 @pytest.mark.parametrize(

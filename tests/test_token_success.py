@@ -6,6 +6,8 @@ import base64
 import dataclasses
 import hashlib
 import json
+import socket
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import jwt
@@ -22,6 +24,7 @@ PASSWORD_FORM = {
     "password": "demo",
     "grant_type": "password",
 }
+TOKEN_PATH = "/realms/customer/protocol/openid-connect/token"
 RESPONSE_FIELDS = [
     "access_token", "expires_in", "refresh_expires_in", "refresh_token", "token_type",
     "not-before-policy", "session_state", "scope",
@@ -105,6 +108,38 @@ def test_finapi_example_response_field_for_field(keycloak_mock: MockServer) -> N
     # finAPI's page shows the same header prefixes.
     assert body["access_token"].startswith("eyJhbGciOiJSUzI1NiIsInR5cCIgOiAiSldUIiwia2lk")
     assert body["refresh_token"].startswith("eyJhbGciOiJIUzUxMiIsInR5cCIgOiAiSldUIiwia2lk")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form", "status"),
+    [
+        ("POST", TOKEN_PATH, PASSWORD_FORM, 200),
+        ("POST", TOKEN_PATH, {**PASSWORD_FORM, "password": "x"}, 401),
+        ("GET", "/realms/customer/.well-known/openid-configuration", None, 200),
+        ("GET", "/no/such/path", None, 404),
+    ],
+    ids=["token", "bad-credentials", "discovery", "not-found"],
+)
+def test_no_server_header_as_keycloak_sends_none(
+    keycloak_mock: MockServer, method: str, path: str, form: dict[str, str] | None, status: int
+) -> None:
+    """http.server would add ``Server: Werkzeug/... Python/...``; Keycloak sends no such header."""
+    response = requests.request(method, keycloak_mock.url + path, data=form, timeout=10)
+    assert response.status_code == status
+    assert "Server" not in response.headers
+    assert parsedate_to_datetime(response.headers["Date"]).tzinfo is not None
+
+
+def test_no_server_header_on_what_the_http_server_refuses_itself(
+    keycloak_mock: MockServer,
+) -> None:
+    with socket.create_connection(("127.0.0.1", keycloak_mock.port), timeout=10) as sock:
+        sock.sendall(b"NOT A REQUEST LINE\r\n\r\n")
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    head = answer.partition(b"\r\n\r\n")[0].decode("latin-1").lower()
+    assert head.startswith("http/1.1 400 ")
+    assert "\r\nserver:" not in head
+    assert "\r\ndate:" in head
 
 
 def test_access_token_is_verifiable_against_jwks(keycloak_mock: MockServer) -> None:
