@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import ipaddress
 import logging
 import os
@@ -46,8 +47,15 @@ def flag(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
+@functools.cache
+def _config_type_hints() -> dict[str, Any]:
+    # Once per process: evaluating the string annotations again for every option was a tenth of
+    # the app's own start-up work (the container parses its env through this parser too).
+    return get_type_hints(MockConfig)
+
+
 def _field_type(field: dataclasses.Field[Any]) -> type:
-    hint = get_type_hints(MockConfig)[field.name]
+    hint = _config_type_hints()[field.name]
     args = [a for a in getattr(hint, "__args__", ()) if a is not type(None)]
     if isinstance(hint, types.UnionType) or args:
         return args[0]  # type: ignore[no-any-return]
