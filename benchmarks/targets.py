@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -159,6 +159,34 @@ def targets(include_node: bool) -> list[Target]:
             )
         )
     return found
+
+
+NODE_FIXED_KEY = "oauth2-mock-server --jwk"
+
+
+def node_with_fixed_key(node: Target) -> Target:
+    """oauth2-mock-server given a key (``--jwk``) instead of generating one at every start.
+
+    Its default, without ``--jwk``, makes a new RSA key per launch, which takes a different time
+    on every launch (the search for primes).  The mock ships its key, so this is the like-for-like
+    cold start.  The key handed over is the mock's own test-only development key.
+    """
+    from jwt.algorithms import RSAAlgorithm
+
+    from mock_server.keys import load_signing_key
+
+    signing_key = load_signing_key()
+    jwk = RSAAlgorithm.to_jwk(signing_key.private_key, as_dict=True)
+    jwk.update({"kid": signing_key.kid, "alg": "RS256", "use": "sig"})
+    key_file = SCRATCH / "test-only-dev-key.jwk.json"
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(json.dumps(jwk))
+    given = node.command
+
+    def command(port: int) -> list[str]:
+        return [*given(port), "--jwk", str(key_file)]
+
+    return replace(node, name=NODE_FIXED_KEY, command=command)
 
 
 def node_missing() -> str | None:

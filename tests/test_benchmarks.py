@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 from mock_server.handle import KeycloakMock
+from mock_server.keys import load_signing_key
 
 from .conftest import REPO_ROOT
 
@@ -114,6 +117,37 @@ def _load_row(target: str, rps: float, cpu_us: float) -> dict[str, Any]:
         "cpu_us": cpu_us,
         "cores_busy": rps * cpu_us / 1e6,
     }
+
+
+def test_node_with_a_fixed_key_is_given_the_mocks_test_only_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The like-for-like cold start: oauth2-mock-server with ``--jwk`` and a private JWK of the
+    key the mock ships, so neither generates a key at start."""
+    targets = _bench_module("targets")
+    monkeypatch.setattr(targets, "SCRATCH", tmp_path)
+    node = targets.Target(
+        "oauth2-mock-server",
+        lambda port: ["oauth2-mock-server", "-a", "127.0.0.1", "-p", str(port)],
+        token_path="/token",
+        password_body="grant_type=password",
+        ready_path="/.well-known/openid-configuration",
+    )
+    fixed = targets.node_with_fixed_key(node)
+    *given, option, key_file = fixed.command(40000)
+    assert (given, option) == (["oauth2-mock-server", "-a", "127.0.0.1", "-p", "40000"], "--jwk")
+    assert (fixed.name, fixed.token_path, fixed.ready_path, fixed.password_body) == (
+        "oauth2-mock-server --jwk",
+        "/token",
+        "/.well-known/openid-configuration",
+        "grant_type=password",
+    )
+    jwk = json.loads(Path(key_file).read_text())
+    shipped = load_signing_key()
+    assert (jwk["kid"], jwk["alg"], jwk["use"]) == (shipped.kid, "RS256", "sig")
+    private = RSAAlgorithm.from_jwk(jwk)
+    assert isinstance(private, rsa.RSAPrivateKey)
+    assert private.private_numbers() == shipped.private_key.private_numbers()
 
 
 def test_ratio_to_node_splits_into_cpu_per_request_and_cores_busy() -> None:
