@@ -32,7 +32,8 @@ Everything else stays gunicorn's own: the parser, keep-alive timeouts, graceful 
 socket in the environ (the "drop" fault needs it).  The subclass relies on ``enqueue_req``,
 ``finish_request``, ``method_queue.defer``, ``get_thread_pool`` and ``load_wsgi`` of
 ``ThreadWorker``, on ``handle`` returning ``True`` when the connection stays open, and on
-``Response.default_headers`` writing the status line and gunicorn's own headers: the
+``wsgi.create`` building responses from ``gunicorn.http.wsgi.Response``, whose
+``default_headers`` writes the status line and gunicorn's own headers: the
 ``container`` extra requires gunicorn 27, the release it was measured and tested with.
 """
 
@@ -48,6 +49,7 @@ from concurrent import futures
 from contextlib import contextmanager
 from typing import Any
 
+from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.http.wsgi import Response
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -88,6 +90,12 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
+        # gunicorn builds every HTTP/1 response through ``wsgi.create``, which looks its class up
+        # by this module-level name at each call.  Set here, in the worker process only.  (Giving
+        # each response the subclass afterwards cost 15k instructions per request, counted by
+        # benchmarks/instructions.py: an object whose class changes loses CPython's fast
+        # attribute reads in all of gunicorn's response code.)
+        gunicorn_wsgi.Response = _ResponseWithoutServerHeader
         app = self.wsgi
         park = self._parked_request
 
@@ -95,9 +103,6 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
             environ: dict[str, Any], start_response: Callable[..., Any]
         ) -> Iterable[bytes]:
             environ[PARK_ENVIRON_KEY] = park
-            response = getattr(start_response, "__self__", None)
-            if type(response) is Response:
-                response.__class__ = _ResponseWithoutServerHeader
             return app(environ, start_response)
 
         self.wsgi = app_with_parking
@@ -243,8 +248,7 @@ class _ResponseWithoutServerHeader(Response):  # type: ignore[misc]  # gunicorn 
     """gunicorn's HTTP/1 response without the ``Server: gunicorn`` line it always writes.
 
     Keycloak sends no ``Server`` header (removed in KEYCLOAK-4952, and Quarkus adds none), and
-    gunicorn has no setting for it.  The worker gives each response of the app this class (same
-    fields, one method more), so nothing else of gunicorn's changes.
+    gunicorn has no setting for it.
     """
 
     def default_headers(self) -> list[str]:
