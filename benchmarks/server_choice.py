@@ -46,6 +46,7 @@ import socket
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -79,6 +80,59 @@ def gunicorn_target(name: str, *extra: str) -> Target:
     return Target(name, build, KC_TOKEN_PATH, KC_PASSWORD, env=image_env, container=True)
 
 
+def installed(executable: str, package: str) -> str | None:
+    """The executable's path in this environment, or ``None`` with a note that it is skipped."""
+    try:
+        return bin_path(executable)
+    except RuntimeError:
+        print(f"{executable}: not installed, skipped (pip install {package})")
+        return None
+
+
+def granian_command(granian: str, threads: int) -> Callable[[int], list[str]]:
+    def build(port: int) -> list[str]:
+        return [
+            granian,
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--blocking-threads",
+            str(threads),
+            "--log-level",
+            "warning",
+            "--factory",
+            "mock_server.wsgi:app_from_env",
+        ]
+
+    return build
+
+
+def uwsgi_command(uwsgi: str, threads: int) -> Callable[[int], list[str]]:
+    def build(port: int) -> list[str]:
+        return [
+            uwsgi,
+            "--http11-socket",
+            f"127.0.0.1:{port}",
+            "--threads",
+            str(threads),
+            "--master",
+            "--die-on-term",
+            "--need-app",
+            "--disable-logging",
+            "--buffer-size",
+            "65535",
+            "--eval",
+            "from mock_server.wsgi import app_from_env; application = app_from_env()",
+        ]
+
+    return build
+
+
 def candidates() -> list[Target]:
     found = [
         gunicorn_target("gunicorn 1x2 (image)", "--threads", "2"),
@@ -94,11 +148,8 @@ def candidates() -> list[Target]:
             KC_PASSWORD,
         ),
     ]
-    try:
-        waitress = bin_path("waitress-serve")
-    except RuntimeError:
-        print("waitress: not installed, skipped (pip install waitress)")
-    else:
+    waitress = installed("waitress-serve", "waitress")
+    if waitress is not None:
         found.append(
             Target(
                 "waitress 1x8",
@@ -113,64 +164,16 @@ def candidates() -> list[Target]:
                 KC_PASSWORD,
             )
         )
-    try:
-        granian = bin_path("granian")
-    except RuntimeError:
-        print("granian: not installed, skipped (pip install granian)")
-    else:
-        for threads in (2, 8):
-            found.append(
-                Target(
-                    f"granian 1x{threads}",
-                    lambda port, threads=threads: [
-                        granian,
-                        "--interface",
-                        "wsgi",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--workers",
-                        "1",
-                        "--blocking-threads",
-                        str(threads),
-                        "--log-level",
-                        "warning",
-                        "--factory",
-                        "mock_server.wsgi:app_from_env",
-                    ],
-                    KC_TOKEN_PATH,
-                    KC_PASSWORD,
-                )
-            )
-    try:
-        uwsgi = bin_path("uwsgi")
-    except RuntimeError:
-        print("uWSGI: not installed, skipped (pip install pyuwsgi)")
-    else:
-        for threads in (2, 8):
-            found.append(
-                Target(
-                    f"uWSGI 1x{threads}",
-                    lambda port, threads=threads: [
-                        uwsgi,
-                        "--http11-socket",
-                        f"127.0.0.1:{port}",
-                        "--threads",
-                        str(threads),
-                        "--master",
-                        "--die-on-term",
-                        "--need-app",
-                        "--disable-logging",
-                        "--buffer-size",
-                        "65535",
-                        "--eval",
-                        "from mock_server.wsgi import app_from_env; application = app_from_env()",
-                    ],
-                    KC_TOKEN_PATH,
-                    KC_PASSWORD,
-                )
-            )
+    for label, executable, package, command in (
+        ("granian", "granian", "granian", granian_command),
+        ("uWSGI", "uwsgi", "pyuwsgi", uwsgi_command),
+    ):
+        path = installed(executable, package)
+        if path is not None:
+            found += [
+                Target(f"{label} 1x{threads}", command(path, threads), KC_TOKEN_PATH, KC_PASSWORD)
+                for threads in (2, 8)
+            ]
     return found
 
 

@@ -127,24 +127,39 @@ def container_command(app_spec: str | None = None) -> Callable[[int], list[str]]
 
 def targets(include_node: bool) -> list[Target]:
     _, image_env = dockerfile_command()
-    kc = {"token_path": KC_TOKEN_PATH, "password_body": KC_PASSWORD}
-    ceiling = {"token_path": "/token", "password_body": KC_PASSWORD, "refresh": False}
     pythonpath = {"PYTHONPATH": str(BENCH)}
+    # The ceiling app has one route and no refresh grant.
     found: list[Target] = [
-        Target("dev", lambda port: [bin_path("keycloak-mock"), "--port", str(port)], **kc),
-        Target("container", container_command(), env=image_env, container=True, **kc),
+        Target(
+            "dev",
+            lambda port: [bin_path("keycloak-mock"), "--port", str(port)],
+            KC_TOKEN_PATH,
+            KC_PASSWORD,
+        ),
+        Target(
+            "container",
+            container_command(),
+            KC_TOKEN_PATH,
+            KC_PASSWORD,
+            env=image_env,
+            container=True,
+        ),
         Target(
             "ceiling-dev",
             lambda port: [sys.executable, str(BENCH / "ceiling_app.py"), "--port", str(port)],
+            "/token",
+            KC_PASSWORD,
             env=pythonpath,
-            **ceiling,
+            refresh=False,
         ),
         Target(
             "ceiling-container",
             container_command("ceiling_app:app_from_env()"),
+            "/token",
+            KC_PASSWORD,
             env={**image_env, **pythonpath},
             container=True,
-            **ceiling,
+            refresh=False,
         ),
     ]
     if include_node:

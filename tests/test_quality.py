@@ -14,7 +14,7 @@ from .conftest import REPO_ROOT
     "command",
     [
         ["ruff", "check", "."],
-        ["ruff", "format", "--check", "--diff", "mock_server", "client"],
+        ["ruff", "format", "--check", "--diff", "mock_server", "client", "benchmarks"],
         ["mypy"],
     ],
     ids=["ruff-check", "ruff-format", "mypy-strict"],
