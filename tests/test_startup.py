@@ -1,9 +1,11 @@
-"""What keeps start-up and the token path cheap must not change what a client gets."""
+"""What keeps start-up and the token path cheap (and must not change what a client gets)."""
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import uuid
 import warnings
 from importlib import resources
@@ -78,3 +80,18 @@ def test_a_forked_process_does_not_repeat_the_parents_ids() -> None:
     parent = [random_uuid() for _ in range(5)]
     assert len(child) == 5
     assert not set(child) & set(parent)
+
+
+def test_the_pytest_plugin_imports_no_server_libraries_until_a_fixture_needs_them() -> None:
+    """pytest imports the plugin in every run of every project with the kit installed, whether
+    the run uses the mock or not; Flask, werkzeug, cryptography, PyJWT and requests (about 0.3 s
+    here) load only when a test first asks for the server."""
+    code = (
+        "import sys, pytest, mock_server.pytest_plugin\n"
+        "heavy = ('flask', 'werkzeug', 'cryptography', 'jwt', 'requests', 'client')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == "[]\n"
