@@ -1,4 +1,4 @@
-"""What keeps start-up and the token path cheap (and must not change what a client gets)."""
+"""Start-up and the token path stay cheap, and what keeps them so changes nothing a client sees."""
 
 from __future__ import annotations
 
