@@ -49,8 +49,8 @@ def flag(field_name: str) -> str:
 
 @functools.cache
 def _config_type_hints() -> dict[str, Any]:
-    # Once per process: evaluating the string annotations again for every option was a tenth of
-    # the app's own start-up work (the container parses its env through this parser too).
+    # Once per process: evaluating the string annotations again for every option cost 2 to 4 ms
+    # of every start here (the container parses its env through this parser too).
     return get_type_hints(MockConfig)
 
 
