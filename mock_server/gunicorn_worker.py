@@ -25,8 +25,8 @@ clears the fault.  The app sleeps through ``environ[PARK_ENVIRON_KEY]``
 (``faults.sleep_for_delay``): meanwhile its place goes to the next queued request, on one of
 ``PARKING_THREADS`` extra pool threads (started only when needed).
 
-One change that is not about speed: answers carry no ``Server: gunicorn`` header, since Keycloak
-sends none.
+One change that is not about speed: answers carry the transport headers Keycloak's do, so no
+``Server: gunicorn``, no ``Date`` and no ``Connection: keep-alive`` on HTTP/1.1.
 
 Everything else stays gunicorn's own: the parser, keep-alive timeouts, graceful shutdown and the
 socket in the environ (the "drop" fault needs it).  The subclass relies on ``enqueue_req``,
@@ -95,7 +95,7 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         # each response the subclass afterwards cost 15k instructions per request, counted by
         # benchmarks/instructions.py: an object whose class changes loses CPython's fast
         # attribute reads in all of gunicorn's response code.)
-        gunicorn_wsgi.Response = _ResponseWithoutServerHeader
+        gunicorn_wsgi.Response = _KeycloakHeadersResponse
         app = self.wsgi
         park = self._parked_request
 
@@ -244,16 +244,23 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         self.method_queue.defer(self.finish_request, conn, kept_alive)
 
 
-class _ResponseWithoutServerHeader(Response):  # type: ignore[misc]  # gunicorn ships no types
-    """gunicorn's HTTP/1 response without the ``Server: gunicorn`` line it always writes.
+class _KeycloakHeadersResponse(Response):  # type: ignore[misc]  # gunicorn ships no types
+    """gunicorn's HTTP/1 response with the transport headers Keycloak's HTTP server (Vert.x) sends.
 
-    Keycloak sends no ``Server`` header (removed in KEYCLOAK-4952, and Quarkus adds none), and
-    gunicorn has no setting for it.
+    gunicorn always writes ``Server: gunicorn``, ``Date`` and ``Connection``, and has no setting
+    for them.  Vert.x writes no ``Server`` and no ``Date`` (Keycloak took ``Server`` out in
+    KEYCLOAK-4952), and ``Connection`` only where HTTP/1.1 needs it: ``close`` when the connection
+    ends, ``keep-alive`` for an HTTP/1.0 client that keeps it.
     """
 
     def default_headers(self) -> list[str]:
         lines: list[str] = super().default_headers()
-        return [line for line in lines if not line.startswith("Server:")]
+        implicit_keep_alive = "Connection: keep-alive\r\n" if self.req.version >= (1, 1) else None
+        return [
+            line
+            for line in lines
+            if not line.startswith(("Server:", "Date:")) and line != implicit_keep_alive
+        ]
 
 
 def _has_buffered_request(conn: Any) -> bool:

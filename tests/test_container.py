@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -325,18 +324,66 @@ def test_token_from_mounted_realm_file_verifies_against_jwks(container: Containe
     ],
     ids=["token", "bad-credentials", "health", "not-found"],
 )
-def test_no_server_header_as_keycloak_sends_none(
+def test_transport_headers_as_keycloak_sends_them(
     container: Container, path: str, form: dict[str, str] | None, status: int
 ) -> None:
-    """gunicorn always writes ``Server: gunicorn``; the image's worker leaves it out."""
-    method = "POST" if form is not None else "GET"
-    with requests.Session() as session:  # twice on one connection: kept-alive answers too
-        for _ in range(2):
-            response = session.request(method, container.base + path, data=form, timeout=5)
-            assert response.status_code == status
-            assert "Server" not in response.headers
-            assert parsedate_to_datetime(response.headers["Date"]).tzinfo is not None
-            assert response.headers["Connection"] == "keep-alive"
+    """gunicorn always writes ``Server: gunicorn``, ``Date`` and ``Connection``; Keycloak's HTTP
+    server (Vert.x) writes none of them on a kept-alive HTTP/1.1 answer."""
+    if form is None:
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    else:
+        body = urlencode(form).encode()
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+    with socket.create_connection(("127.0.0.1", container.port), timeout=5) as sock:
+        for _ in range(2):  # the second answer on the same socket: the connection stayed open
+            status_line, headers, _ = http_exchange(sock, request)
+            assert status_line.split()[1] == str(status)
+            assert not {"server", "date", "connection"} & set(headers)
+
+
+@pytest.mark.parametrize(
+    ("request_line", "connection", "expected"),
+    [
+        ("GET /health/ready HTTP/1.1", "close", "close"),
+        ("GET /health/ready HTTP/1.0", "keep-alive", "keep-alive"),
+        ("GET /health/ready HTTP/1.0", None, "close"),
+    ],
+    ids=["1.1-close", "1.0-keep-alive", "1.0-default"],
+)
+def test_connection_header_only_where_http_needs_it(
+    container: Container, request_line: str, connection: str | None, expected: str
+) -> None:
+    """As Vert.x: ``close`` when the connection ends, ``keep-alive`` to an HTTP/1.0 client."""
+    request = f"{request_line}\r\nHost: 127.0.0.1\r\n"
+    if connection is not None:
+        request += f"Connection: {connection}\r\n"
+    with socket.create_connection(("127.0.0.1", container.port), timeout=5) as sock:
+        status_line, headers, _ = http_exchange(sock, (request + "\r\n").encode())
+    assert status_line.split()[1] == "200"
+    assert headers["connection"] == expected
+    assert not {"server", "date"} & set(headers)
+
+
+def http_exchange(sock: socket.socket, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send one request and read one answer (by its Content-Length), leaving the socket open."""
+    sock.sendall(request)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {received!r}"
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value for name, _, value in (line.partition(": ") for line in lines)}
+    while len(body) < int(headers["content-length"]):
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed inside the body"
+        body += chunk
+    return status_line, headers, body
 
 
 @pytest.mark.parametrize(

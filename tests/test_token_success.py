@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import json
 import socket
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import jwt
@@ -120,17 +119,18 @@ def test_finapi_example_response_field_for_field(keycloak_mock: MockServer) -> N
     ],
     ids=["token", "bad-credentials", "discovery", "not-found"],
 )
-def test_no_server_header_as_keycloak_sends_none(
+def test_no_server_or_date_header_as_keycloak_sends_neither(
     keycloak_mock: MockServer, method: str, path: str, form: dict[str, str] | None, status: int
 ) -> None:
-    """http.server would add ``Server: Werkzeug/... Python/...``; Keycloak sends no such header."""
+    """http.server would add ``Server: Werkzeug/... Python/...`` and ``Date``; Keycloak's HTTP
+    server (Vert.x) writes neither."""
     response = requests.request(method, keycloak_mock.url + path, data=form, timeout=10)
     assert response.status_code == status
     assert "Server" not in response.headers
-    assert parsedate_to_datetime(response.headers["Date"]).tzinfo is not None
+    assert "Date" not in response.headers
 
 
-def test_no_server_header_on_what_the_http_server_refuses_itself(
+def test_no_server_or_date_header_on_what_the_http_server_refuses_itself(
     keycloak_mock: MockServer,
 ) -> None:
     with socket.create_connection(("127.0.0.1", keycloak_mock.port), timeout=10) as sock:
@@ -138,8 +138,8 @@ def test_no_server_header_on_what_the_http_server_refuses_itself(
         answer = b"".join(iter(lambda: sock.recv(65536), b""))
     head = answer.partition(b"\r\n\r\n")[0].decode("latin-1").lower()
     assert head.startswith("http/1.1 400 ")
-    assert "\r\nserver:" not in head
-    assert "\r\ndate:" in head
+    names = {line.partition(":")[0] for line in head.split("\r\n")[1:]}
+    assert names == {"content-type", "content-length", "connection"}
 
 
 def test_access_token_is_verifiable_against_jwks(keycloak_mock: MockServer) -> None:
