@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,19 @@ pytest_plugins = ["pytester"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
 REALMS_FILE = FIXTURES / "realms.json"
+
+
+def packages_loaded_by(modules: str, packages: Iterable[str]) -> list[str]:
+    """Which of ``packages`` a fresh interpreter has loaded after ``import {modules}``."""
+    code = (
+        f"import json, sys, {modules}\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(packages)!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded: list[str] = json.loads(done.stdout)
+    return loaded
 
 
 def token_url(base: str, realm: str = "customer") -> str:

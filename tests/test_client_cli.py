@@ -16,6 +16,8 @@ import requests
 from client.cli import main
 from mock_server import MockConfig, MockServer
 
+from .conftest import packages_loaded_by
+
 SCRIPT = Path(sys.executable).with_name("demobank-token")
 FINAPI_VARS = [
     "FINAPI_KEYCLOAK_URL",
@@ -175,12 +177,5 @@ def test_help_names_the_env_vars(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_the_client_package_never_imports_the_mock() -> None:
     """Users install the client against finAPI; it must not drag the mock (and flask) in."""
-    code = (
-        "import sys, client, client.cli, client.auth, client.decisions\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('mock_server', 'flask'))\n"
-        "print(loaded)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout == "[]\n"
+    imports = "client, client.cli, client.auth, client.decisions"
+    assert packages_loaded_by(imports, ("mock_server", "flask")) == []

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import uuid
 import warnings
 from importlib import resources
@@ -17,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mock_server.errors import ConfigError
 from mock_server.ids import random_uuid
 from mock_server.keys import DEV_KEY_RESOURCE, load_signing_key, parse_private_key
+
+from .conftest import packages_loaded_by
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -86,12 +86,5 @@ def test_the_pytest_plugin_imports_no_server_libraries_until_a_fixture_needs_the
     """pytest imports the plugin in every run of every project with the kit installed, whether
     the run uses the mock or not; Flask, werkzeug, cryptography, PyJWT and requests (about 0.3 s
     here) load only when a test first asks for the server."""
-    code = (
-        "import sys, pytest, mock_server.pytest_plugin\n"
-        "heavy = ('flask', 'werkzeug', 'cryptography', 'jwt', 'requests', 'client')\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout == "[]\n"
+    heavy = ("flask", "werkzeug", "cryptography", "jwt", "requests", "client")
+    assert packages_loaded_by("pytest, mock_server.pytest_plugin", heavy) == []
