@@ -50,4 +50,4 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
 
 # gunicorn as PID 1 handles SIGTERM itself: requests in flight finish, then it exits (<= 3 s).
 STOPSIGNAL SIGTERM
-CMD ["gunicorn", "--config", "python:mock_server.gunicorn_conf", "mock_server.wsgi:app_from_env()"]
+CMD ["gunicorn", "--config", "python:keycloak_mock.serving.gunicorn_conf", "keycloak_mock.serving.wsgi:app_from_env()"]

@@ -6,7 +6,7 @@ realm, no checks: whatever the mock does beyond this is what its fidelity costs.
 serves it the same two ways it serves the mock:
 
 - ``python benchmarks/ceiling_app.py --port N``: werkzeug's threaded server, exactly as
-  ``keycloak-mock`` runs (``mock_server.server.serve_on``);
+  ``keycloak-mock`` runs (``keycloak_mock.serving.server.serve_on``);
 - the Dockerfile's gunicorn command with ``ceiling_app:app_from_env()`` as the app.
 """
 
@@ -21,8 +21,8 @@ import uuid
 import jwt
 from flask import Flask, Response, request
 
-from mock_server.keys import load_signing_key
-from mock_server.server import serve_on
+from keycloak_mock.imitation.keys import load_signing_key
+from keycloak_mock.serving.server import serve_on
 
 LIFESPAN = 300
 
@@ -51,7 +51,7 @@ def create_app() -> Flask:
 
 
 def app_from_env() -> Flask:
-    """gunicorn factory, mirroring ``mock_server.wsgi:app_from_env()``."""
+    """gunicorn factory, mirroring ``keycloak_mock.serving.wsgi:app_from_env()``."""
     return create_app()
 
 

@@ -32,9 +32,10 @@ from typing import Any
 
 import requests
 
-from mock_server import MockConfig, MockServer, create_app, load_signing_key
-from mock_server.controls import controls_of
-from mock_server.handle import KeycloakMock
+from keycloak_mock import MockConfig, MockServer, create_app, load_signing_key
+from keycloak_mock.controls.local import controls_of
+from keycloak_mock.handle import KeycloakMock
+from keycloak_mock.imitation.realmfile import configured_realms
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +57,9 @@ def session_start(runs: int) -> tuple[list[float], list[float]]:
         started = time.perf_counter()
         config = MockConfig(port=0)  # the fixtures keycloak_mock_config,
         key = load_signing_key()  # keycloak_signing_key,
-        app = create_app(config, realms=config.realms(), signing_key=key)  # keycloak_mock_server
+        app = create_app(
+            config, realms=configured_realms(config), signing_key=key
+        )  # keycloak_mock_server
         server = MockServer(config, app=app).start()
         requests.get(server.url + "/health/ready", timeout=10).raise_for_status()
         starts.append(time.perf_counter() - started)
@@ -88,7 +91,7 @@ def cold_import() -> float:
     """Seconds for a fresh interpreter to import the plugin once pytest itself is imported: what
     the plugin adds to every pytest run of a project that has the kit installed."""
     code = (
-        "import pytest, time; t = time.perf_counter(); import mock_server.pytest_plugin; "
+        "import pytest, time; t = time.perf_counter(); import keycloak_mock.pytest_plugin; "
         "print(time.perf_counter() - t)"
     )
     out = subprocess.run(

@@ -161,7 +161,7 @@ def sign_in_a_loop(count: int) -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
 
-    from mock_server.keys import load_signing_key
+    from keycloak_mock.imitation.keys import load_signing_key
 
     key = load_signing_key().private_key  # the bundled TEST-ONLY key
     message = b"e" * 700  # about the size of a signed access token's header and claims

@@ -106,9 +106,9 @@ def compile_package_bytecode() -> None:
     Python never writes them: every launch would compile the package from source, 50 to 90 ms
     that neither the image (pip compiles the wheel's modules) nor a developer's second run pays.
     """
-    spec = importlib.util.find_spec("mock_server")
+    spec = importlib.util.find_spec("keycloak_mock")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("mock_server is not installed: pip install -e '.[test]'")
+        raise RuntimeError("keycloak_mock is not installed: pip install -e '.[test]'")
     for folder in spec.submodule_search_locations:
         compileall.compile_dir(folder, quiet=1)
 

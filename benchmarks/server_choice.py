@@ -2,11 +2,11 @@
 
     python benchmarks/server_choice.py [--duration 3] [--repeats 3] [--skip-node]
 
-Serves the mock (``mock_server.wsgi:app_from_env()``) with each candidate and runs the password
-grant at 1 and 8 connections, interleaved over rounds (medians reported).  Candidates:
+Serves the mock (``keycloak_mock.serving.wsgi:app_from_env()``) with each candidate and runs
+the password grant at 1 and 8 connections, interleaved over rounds (medians reported).  Candidates:
 
 - gunicorn, one process with threads, 2 (the image) / 4 / 8 threads: the Dockerfile's CMD (the
-  image's worker, ``mock_server.gunicorn_worker.GilAwareThreadWorker``) with ``--threads``
+  image's worker, ``keycloak_mock.serving.gunicorn_worker.GilAwareThreadWorker``) with ``--threads``
   overridden on the command line, and once with gunicorn's plain ``gthread`` worker, 2 threads;
 - gunicorn with 2 worker processes (``sync``, and the image's worker with 2 threads each):
   faster on 2 cores, but each process has its own sessions, clock and faults, which the script
@@ -106,7 +106,7 @@ def granian_command(granian: str, threads: int) -> Callable[[int], list[str]]:
             "--log-level",
             "warning",
             "--factory",
-            "mock_server.wsgi:app_from_env",
+            "keycloak_mock.serving.wsgi:app_from_env",
         ]
 
     return build
@@ -127,7 +127,7 @@ def uwsgi_command(uwsgi: str, threads: int) -> Callable[[int], list[str]]:
             "--buffer-size",
             "65535",
             "--eval",
-            "from mock_server.wsgi import app_from_env; application = app_from_env()",
+            "from keycloak_mock.serving.wsgi import app_from_env; application = app_from_env()",
         ]
 
     return build
@@ -158,7 +158,7 @@ def candidates() -> list[Target]:
                     f"--listen=127.0.0.1:{port}",
                     "--threads=8",
                     "--call",
-                    "mock_server.wsgi:app_from_env",
+                    "keycloak_mock.serving.wsgi:app_from_env",
                 ],
                 KC_TOKEN_PATH,
                 KC_PASSWORD,

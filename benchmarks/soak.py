@@ -466,11 +466,12 @@ def serve(kind: str) -> Iterator[tuple[str, int]]:
     port = _free_port()
     env = {**os.environ, "KEYCLOAK_MOCK_PORT": str(port), "KEYCLOAK_MOCK_HOST": "127.0.0.1"}
     if kind == "cli":
-        command = [sys.executable, "-m", "mock_server"]
+        command = [sys.executable, "-m", "keycloak_mock"]
     else:
         command = [
-            sys.executable, "-m", "gunicorn", "--config", "python:mock_server.gunicorn_conf",
-            "mock_server.wsgi:app_from_env()",
+            sys.executable, "-m", "gunicorn",
+            "--config", "python:keycloak_mock.serving.gunicorn_conf",
+            "keycloak_mock.serving.wsgi:app_from_env()",
         ]  # fmt: skip
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -188,7 +188,7 @@ def node_with_fixed_key(node: Target) -> Target:
     """
     from jwt.algorithms import RSAAlgorithm
 
-    from mock_server.keys import load_signing_key
+    from keycloak_mock.imitation.keys import load_signing_key
 
     signing_key = load_signing_key()
     jwk = RSAAlgorithm.to_jwk(signing_key.private_key, as_dict=True)

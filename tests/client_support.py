@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from mock_server import MockServer
+from keycloak_mock import MockServer
 
 TOKEN_PATH = "/realms/customer/protocol/openid-connect/token"
 

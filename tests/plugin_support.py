@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import requests
 
-from mock_server.handle import KeycloakMock
+from keycloak_mock.handle import KeycloakMock
 
 TIMEOUT = 10
 

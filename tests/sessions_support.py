@@ -17,7 +17,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
 
-from mock_server import MockServer
+from keycloak_mock import MockServer
 
 BACKEND = {"client_id": "demobank-backend", "client_secret": "TEST-ONLY-backend-secret"}
 CLI = {"client_id": "demobank-cli"}

@@ -22,7 +22,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mock_server import MockConfig, MockServer
+from keycloak_mock import MockConfig, MockServer
 
 from .conftest import REALMS_FILE
 from .sessions_support import (

@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from mock_server.handle import KeycloakMock
-from mock_server.keys import load_signing_key
+from keycloak_mock.handle import KeycloakMock
+from keycloak_mock.imitation.keys import load_signing_key
 
 from .conftest import REPO_ROOT
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mock_server.cli import build_parser, config_from
+from keycloak_mock.serving.options import build_parser, config_from
 
 from .conftest import REALMS_FILE, token_url
 
@@ -37,7 +37,7 @@ def run(
     *args: str, env: dict[str, str] | None = None, timeout: float = 20
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mock_server", *args],
+        [sys.executable, "-m", "keycloak_mock", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -59,7 +59,7 @@ def start() -> Iterator[object]:
     def _start(*args: str, env: dict[str, str] | None = None) -> Running:
         port = free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "mock_server", "--port", str(port), *args],
+            [sys.executable, "-m", "keycloak_mock", "--port", str(port), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from client import BearerAuth, Settings, TokenManager, authorized_session
-from mock_server import MockConfig, MockServer
+from demobank_client import BearerAuth, Settings, TokenManager, authorized_session
+from keycloak_mock import MockConfig, MockServer
 
 from .client_support import Wiretap, chunks, run_threads, tap
 

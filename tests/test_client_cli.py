@@ -13,8 +13,8 @@ import jwt
 import pytest
 import requests
 
-from client.cli import main
-from mock_server import MockConfig, MockServer
+from demobank_client.cli import main
+from keycloak_mock import MockConfig, MockServer
 
 from .conftest import packages_loaded_by
 
@@ -177,5 +177,7 @@ def test_help_names_the_env_vars(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_the_client_package_never_imports_the_mock() -> None:
     """Users install the client against finAPI; it must not drag the mock (and flask) in."""
-    imports = "client, client.cli, client.auth, client.decisions"
-    assert packages_loaded_by(imports, ("mock_server", "flask")) == []
+    imports = (
+        "demobank_client, demobank_client.cli, demobank_client.auth, demobank_client.decisions"
+    )
+    assert packages_loaded_by(imports, ("keycloak_mock", "flask")) == []

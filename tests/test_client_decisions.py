@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from client import (
+from demobank_client import (
     AccountDisabled,
     AccountNotFullySetUp,
     ConfigurationError,
@@ -21,7 +21,7 @@ from client import (
     UnexpectedResponse,
     UnknownMandator,
 )
-from client.decisions import (
+from demobank_client.decisions import (
     Action,
     after_rejection,
     effective_leeway,
@@ -31,8 +31,8 @@ from client.decisions import (
     renewal,
     should_login_again,
 )
-from client.errors import redact_form
-from client.tokens import parse_flag
+from demobank_client.errors import redact_form
+from demobank_client.tokens import parse_flag
 
 T0 = 1000.0  # the fake monotonic clock's reading when the response was sent
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from client import ServerError, Settings, TokenManager, TransportError
-from client.transport import RETRY_AFTER_MAX, retry_policy
-from mock_server import MockConfig, MockServer
+from demobank_client import ServerError, Settings, TokenManager, TransportError
+from demobank_client.transport import RETRY_AFTER_MAX, retry_policy
+from keycloak_mock import MockConfig, MockServer
 
 from .client_support import DroppingProxy, Wiretap, tap
 

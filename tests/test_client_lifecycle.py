@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import jwt
 import pytest
 
-from client import (
+from demobank_client import (
     AccountDisabled,
     AccountNotFullySetUp,
     AuthError,
@@ -27,7 +27,7 @@ from client import (
     UnexpectedResponse,
     UnknownMandator,
 )
-from mock_server import MockConfig, MockServer
+from keycloak_mock import MockConfig, MockServer
 
 from .client_support import TOKEN_PATH, FakeClock, Wiretap, advance_both, run_threads, tap
 from .conftest import REALMS_FILE
@@ -287,7 +287,7 @@ def test_logs_in_again_when_keycloak_refuses_the_refresh(
     first = manager.get_tokens()
     kill(server, first)  # type: ignore[operator]
     clock.advance(880)  # the client believes the refresh token is good for another 920 s
-    with caplog.at_level("INFO", logger="client"):
+    with caplog.at_level("INFO", logger="demobank_client"):
         second = manager.get_tokens()
     assert wiretap.grants() == ["password", "refresh_token", "password"]
     assert second.session_state != first.session_state

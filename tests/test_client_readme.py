@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server import MockConfig, MockServer
+from keycloak_mock import MockConfig, MockServer
 
 from .conftest import REPO_ROOT
 

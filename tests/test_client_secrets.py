@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from client import AuthError, Settings, TokenManager, TokenSet, authorized_session
-from mock_server import MockConfig, MockServer, UserConfig
-from mock_server.passwords import PlainCredential
+from demobank_client import AuthError, Settings, TokenManager, TokenSet, authorized_session
+from keycloak_mock import MockConfig, MockServer, UserConfig
+from keycloak_mock.imitation.passwords import PlainCredential
 
 from .client_support import FakeClock, Wiretap, tap
 from .conftest import REALMS_FILE

@@ -10,7 +10,7 @@ import jwt
 import pytest
 import requests
 
-from mock_server import MockServer
+from keycloak_mock import MockServer
 
 from .conftest import token_url
 

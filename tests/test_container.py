@@ -32,12 +32,12 @@ import requests
 from dockerfile_parse import DockerfileParser
 from ruamel.yaml import YAML
 
-from mock_server.cli import build_parser, config_from, env_var, flag
-from mock_server.config import MockConfig
-from mock_server.gunicorn_worker import PARKING_THREADS
-from mock_server.http import EXTENSION_KEY
-from mock_server.server import MockServer
-from mock_server.wsgi import app_from_env
+from keycloak_mock.imitation.config import MockConfig
+from keycloak_mock.imitation.http import EXTENSION_KEY
+from keycloak_mock.serving.gunicorn_worker import PARKING_THREADS
+from keycloak_mock.serving.options import build_parser, config_from, env_var, flag
+from keycloak_mock.serving.server import MockServer
+from keycloak_mock.serving.wsgi import app_from_env
 
 from .conftest import REPO_ROOT, token_url
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from mock_server import (
+from keycloak_mock import (
     MockConfig,
     MockServer,
     TokenExpired,

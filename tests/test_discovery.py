@@ -12,7 +12,7 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from mock_server import MockConfig, MockServer, load_signing_key
+from keycloak_mock import MockConfig, MockServer, load_signing_key
 
 from .conftest import FIXTURES
 
@@ -145,7 +145,8 @@ def test_signing_key_flag_and_generated_keys() -> None:
 
 def test_generate_key_flag_changes_kid_per_start() -> None:
     code = (
-        "from mock_server.cli import config_from; from mock_server import create_app, mock_state; "
+        "from keycloak_mock.serving.options import config_from; "
+        "from keycloak_mock import create_app, mock_state; "
         "print(mock_state(create_app(config_from(['--generate-key'], {}))).active_key.kid)"
     )
     kids = {

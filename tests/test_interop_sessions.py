@@ -10,7 +10,7 @@ import pytest
 from keycloak import KeycloakOpenID
 from keycloak.exceptions import KeycloakAuthenticationError, KeycloakPostError
 
-from mock_server import MockServer
+from keycloak_mock import MockServer
 
 from .sessions_support import BACKEND, oidc, parts
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from mock_server import ClientConfig, MockServer
+from keycloak_mock import ClientConfig, MockServer
 
 from .sessions_support import (
     BACKEND,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mock_server.javaorder import java_hash_order, java_string_hash
+from keycloak_mock.imitation.javaorder import java_hash_order, java_string_hash
 
 
 @pytest.mark.parametrize(

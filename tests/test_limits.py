@@ -20,8 +20,13 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mock_server import MockServer
-from mock_server.limits import MAX_BODY_BYTES, MAX_FORM_FIELDS, MAX_HEADER_BYTES, MAX_REQUEST_LINE
+from keycloak_mock import MockServer
+from keycloak_mock.imitation.limits import (
+    MAX_BODY_BYTES,
+    MAX_FORM_FIELDS,
+    MAX_HEADER_BYTES,
+    MAX_REQUEST_LINE,
+)
 
 TOKEN_PATH = "/realms/customer/protocol/openid-connect/token"
 FORM = "application/x-www-form-urlencoded"
@@ -354,8 +359,8 @@ def gunicorn() -> Iterator[Gunicorn]:
         port = sock.getsockname()[1]
     env = {**os.environ, "KEYCLOAK_MOCK_PORT": str(port), "KEYCLOAK_MOCK_HOST": "127.0.0.1"}
     command = [
-        sys.executable, "-m", "gunicorn", "--config", "python:mock_server.gunicorn_conf",
-        "mock_server.wsgi:app_from_env()",
+        sys.executable, "-m", "gunicorn", "--config", "python:keycloak_mock.serving.gunicorn_conf",
+        "keycloak_mock.serving.wsgi:app_from_env()",
     ]  # fmt: skip
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from mock_server import MockServer
+from keycloak_mock import MockServer
 
 from .sessions_support import (
     BACKEND,

@@ -31,9 +31,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from mock_server import MockConfig, MockServer, create_app
-from mock_server.openapi import PATH, document
-from mock_server.views import control
+from keycloak_mock import MockConfig, MockServer, create_app
+from keycloak_mock.controls import views as control
+from keycloak_mock.controls.openapi import PATH, document
 
 from .conftest import REALMS_FILE
 

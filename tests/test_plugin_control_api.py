@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import requests
 
-from mock_server import MockConfig, MockServer
-from mock_server.cli import build_parser, config_from
-from mock_server.control_schema import ControlError
-from mock_server.handle import KeycloakMock
-from mock_server.remote import RemoteControls
-from mock_server.views.control import routes
+from keycloak_mock import MockConfig, MockServer
+from keycloak_mock.controls.remote import RemoteControls
+from keycloak_mock.controls.schema import ControlError
+from keycloak_mock.controls.views import routes
+from keycloak_mock.handle import KeycloakMock
+from keycloak_mock.serving.options import build_parser, config_from
 
 from .conftest import REPO_ROOT
 from .plugin_support import login

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mock_server import ClientConfig, RealmConfig, UserConfig
-from mock_server.control_schema import ControlError
-from mock_server.handle import KeycloakMock
-from mock_server.passwords import PlainCredential
-from mock_server.remote import RemoteControls
+from keycloak_mock import ClientConfig, RealmConfig, UserConfig
+from keycloak_mock.controls.remote import RemoteControls
+from keycloak_mock.controls.schema import ControlError
+from keycloak_mock.handle import KeycloakMock
+from keycloak_mock.imitation.passwords import PlainCredential
 
 from .plugin_support import claims, error_of, header, login, refresh, resource
 

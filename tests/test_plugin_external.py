@@ -1,7 +1,7 @@
 """External mode and parallel runs: the same fixtures against a mock in another process, and
 under pytest-xdist with one mock per worker.
 
-The external mock is a real ``python -m mock_server`` process, as CI runs the container.
+The external mock is a real ``python -m keycloak_mock`` process, as CI runs the container.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ STRICT = ("-p", "no:cacheprovider", "--strict-markers", "-W", "error")
 PORTABLE_TESTS = """
 import pytest
 import requests
-from client import authorized_session
+from demobank_client import authorized_session
 
 def login(mock, username="demo", password="demo"):
     form = {"client_id": "demobank-cli", "grant_type": "password",
@@ -86,7 +86,7 @@ def test_own_server(keycloak_mock):
 def _start_mock(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mock_server", "--port", str(port)],
+        [sys.executable, "-m", "keycloak_mock", "--port", str(port)],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

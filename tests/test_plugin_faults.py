@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mock_server import MockServerError
-from mock_server.control_schema import ControlError
-from mock_server.handle import KeycloakMock
-from mock_server.remote import RemoteControls
+from keycloak_mock import MockServerError
+from keycloak_mock.controls.remote import RemoteControls
+from keycloak_mock.controls.schema import ControlError
+from keycloak_mock.handle import KeycloakMock
 
 from .plugin_support import login, refresh
 

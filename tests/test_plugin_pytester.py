@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from mock_server import MockConfig, RealmConfig
-from mock_server.cli import build_parser
-from mock_server.errors import ConfigError
-from mock_server.handle import KeycloakMock
-from mock_server.pytest_plugin import (
+from keycloak_mock import MockConfig, RealmConfig
+from keycloak_mock.handle import KeycloakMock
+from keycloak_mock.imitation.errors import ConfigError
+from keycloak_mock.pytest_plugin import (
     CONFIG_MARKER_OPTIONS,
     REALM_MARKER_OPTIONS,
     config_from_marker,
 )
+from keycloak_mock.serving.options import build_parser
 
 from .conftest import REALMS_FILE
 
@@ -57,8 +57,8 @@ def test_fixtures_are_listed_with_their_docstrings(pytester: pytest.Pytester) ->
     for name, words in [
         ("keycloak_mock_server [session scope]", "One in-process mock Keycloak per session"),
         ("keycloak_mock --", "reset to its pristine realms"),
-        ("keycloak_client --", "client.TokenManager"),
-        ("keycloak_client_factory --", "Makes ``client.TokenManager``s"),
+        ("keycloak_client --", "demobank_client.TokenManager"),
+        ("keycloak_client_factory --", "Makes ``demobank_client.TokenManager``s"),
         ("keycloak_mock_config [session scope]", "port 0"),
         ("keycloak_realms_file [session scope]", "Override to use your own file"),
         ("keycloak_realms [session scope]", "every test is reset to"),
@@ -254,7 +254,7 @@ def test_a_server_error_fails_the_test_that_caused_it(pytester: pytest.Pytester)
     pytester.makepyfile(
         HELPERS
         + """
-from mock_server import UserConfig
+from keycloak_mock import UserConfig
 
 class CredentialStoreDown:
     temporary = False
@@ -329,7 +329,7 @@ def test_a_broken_realm_file_names_the_problem(pytester: pytest.Pytester) -> Non
 
 CLIENT_TESTS = """
 import pytest
-from client import authorized_session
+from demobank_client import authorized_session
 
 def test_client(keycloak_client):
     tokens = keycloak_client.get_tokens()

@@ -27,12 +27,12 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mock_server import MockServer, create_app, load_signing_key, verify_access_token
-from mock_server.app import mock_state
-from mock_server.config import ClientConfig, RealmConfig, UserConfig, complete_user
-from mock_server.errors import InvalidGrant, TokenVerificationError
-from mock_server.grants import check_refresh_claims, decode_refresh_token
-from mock_server.passwords import PlainCredential
+from keycloak_mock import MockServer, create_app, load_signing_key, verify_access_token
+from keycloak_mock.imitation.app import mock_state
+from keycloak_mock.imitation.config import ClientConfig, RealmConfig, UserConfig, complete_user
+from keycloak_mock.imitation.errors import InvalidGrant, TokenVerificationError
+from keycloak_mock.imitation.grants import check_refresh_claims, decode_refresh_token
+from keycloak_mock.imitation.passwords import PlainCredential
 
 #: Settings for this module only (a global profile would change other modules' hypothesis
 #: tests): ``HYPOTHESIS_PROFILE=long`` for the long run.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from mock_server import MockConfig
-from mock_server.cli import env_var, flag
+from keycloak_mock import MockConfig
+from keycloak_mock.serving.options import env_var, flag
 
 from .conftest import REPO_ROOT
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from mock_server import ConfigError, MockConfig, MockServer
-from mock_server.realmfile import load_realm_file
+from keycloak_mock import ConfigError, MockConfig, MockServer
+from keycloak_mock.imitation.realmfile import load_realm_file
 
 from .conftest import FIXTURES, REALMS_FILE, token_url
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from mock_server import MockServer
+from keycloak_mock import MockServer
 
 from .conftest import token_url
 

@@ -27,11 +27,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from mock_server import MockConfig, MockServer
-from mock_server.clients import authenticate_client
-from mock_server.config import ClientConfig, RealmConfig
-from mock_server.errors import UnauthorizedClient
-from mock_server.passwords import PlainCredential
+from keycloak_mock import MockConfig, MockServer
+from keycloak_mock.imitation.clients import authenticate_client
+from keycloak_mock.imitation.config import ClientConfig, RealmConfig
+from keycloak_mock.imitation.errors import UnauthorizedClient
+from keycloak_mock.imitation.passwords import PlainCredential
 
 from .conftest import REALMS_FILE
 
@@ -290,13 +290,13 @@ def wait_ready(url: str, process: subprocess.Popen[str]) -> None:
 
 
 def cli_command(port: int, realm_file: Path) -> list[str]:
-    return [sys.executable, "-m", "mock_server", "--port", str(port), "--config", str(realm_file)]
+    return [sys.executable, "-m", "keycloak_mock", "--port", str(port), "--config", str(realm_file)]
 
 
 def gunicorn_command(port: int, realm_file: Path) -> list[str]:
     return [
-        sys.executable, "-m", "gunicorn", "--config", "python:mock_server.gunicorn_conf",
-        "mock_server.wsgi:app_from_env()",
+        sys.executable, "-m", "gunicorn", "--config", "python:keycloak_mock.serving.gunicorn_conf",
+        "keycloak_mock.serving.wsgi:app_from_env()",
     ]  # fmt: skip
 
 
@@ -328,7 +328,7 @@ def test_secrets_stay_out_of_server_output(
 
 def test_remote_bind_is_refused_without_the_flag_and_warned_about_with_it() -> None:
     refused = subprocess.run(
-        [sys.executable, "-m", "mock_server", "--host", "0.0.0.0", "--port", "0"],
+        [sys.executable, "-m", "keycloak_mock", "--host", "0.0.0.0", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=20,
@@ -341,7 +341,7 @@ def test_remote_bind_is_refused_without_the_flag_and_warned_about_with_it() -> N
         [
             sys.executable,
             "-m",
-            "mock_server",
+            "keycloak_mock",
             "--host",
             "0.0.0.0",
             "--port",

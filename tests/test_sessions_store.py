@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from mock_server import MockServer
+from keycloak_mock import MockServer
 
 from .conftest import token_url
 

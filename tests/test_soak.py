@@ -16,7 +16,7 @@ from types import ModuleType
 
 import pytest
 
-from mock_server import MockConfig, MockServer
+from keycloak_mock import MockConfig, MockServer
 
 from .conftest import REPO_ROOT
 

@@ -12,9 +12,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mock_server.errors import ConfigError
-from mock_server.ids import random_uuid
-from mock_server.keys import DEV_KEY_RESOURCE, load_signing_key, parse_private_key
+from keycloak_mock.imitation.errors import ConfigError
+from keycloak_mock.imitation.ids import random_uuid
+from keycloak_mock.imitation.keys import DEV_KEY_RESOURCE, load_signing_key, parse_private_key
 
 from .conftest import packages_loaded_by
 
@@ -23,14 +23,14 @@ UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 
 def test_bundled_dev_key_passes_the_check_start_up_skips() -> None:
     """The dev key is loaded without OpenSSL's RSA consistency check; it must pass that check."""
-    pem = resources.files("mock_server").joinpath("data").joinpath(DEV_KEY_RESOURCE).read_bytes()
+    pem = resources.files("keycloak_mock").joinpath("data").joinpath(DEV_KEY_RESOURCE).read_bytes()
     checked = serialization.load_pem_private_key(pem, password=None)
     fast = load_signing_key()
     assert checked.private_numbers() == fast.private_key.private_numbers()
 
 
 def test_a_users_key_is_still_checked() -> None:
-    pem = resources.files("mock_server").joinpath("data").joinpath(DEV_KEY_RESOURCE).read_bytes()
+    pem = resources.files("keycloak_mock").joinpath("data").joinpath(DEV_KEY_RESOURCE).read_bytes()
     broken = serialization.load_pem_private_key(pem, password=None)
     numbers = broken.private_numbers()  # type: ignore[union-attr]
     inconsistent = rsa.RSAPrivateNumbers(
@@ -86,5 +86,5 @@ def test_the_pytest_plugin_imports_no_server_libraries_until_a_fixture_needs_the
     """pytest imports the plugin in every run of every project with the kit installed, whether
     the run uses the mock or not; Flask, werkzeug, cryptography, PyJWT and requests (about 0.3 s
     here) load only when a test first asks for the server."""
-    heavy = ("flask", "werkzeug", "cryptography", "jwt", "requests", "client")
-    assert packages_loaded_by("pytest, mock_server.pytest_plugin", heavy) == []
+    heavy = ("flask", "werkzeug", "cryptography", "jwt", "requests", "demobank_client")
+    assert packages_loaded_by("pytest, keycloak_mock.pytest_plugin", heavy) == []

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from mock_server import MockServer
+from keycloak_mock import MockServer
 
 from .conftest import token_url
 

@@ -13,7 +13,7 @@ import jwt
 import pytest
 import requests
 
-from mock_server import MockConfig, MockServer
+from keycloak_mock import MockConfig, MockServer
 
 from .conftest import token_url
 

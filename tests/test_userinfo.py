@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from mock_server import MockConfig, MockServer
+from keycloak_mock import MockConfig, MockServer
 
 from .conftest import REALMS_FILE
 from .sessions_support import (

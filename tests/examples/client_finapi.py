@@ -1,7 +1,7 @@
 import os
 import sys
 
-from client import AuthError, TokenManager, authorized_session
+from demobank_client import AuthError, TokenManager, authorized_session
 
 url = os.environ["DEMOBANK_URL"]  # a Demobank API URL you may call
 try:

@@ -1,5 +1,5 @@
-from client import Settings, TokenManager, authorized_session
-from mock_server import MockServer
+from demobank_client import Settings, TokenManager, authorized_session
+from keycloak_mock import MockServer
 
 with MockServer() as mock:  # the mock in-process on a free port; or run `keycloak-mock`
     settings = Settings(base_url=mock.url, mandator="customer", username="demo", password="demo")

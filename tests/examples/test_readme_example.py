@@ -7,7 +7,7 @@ file into your tests and run ``pytest``.  No server to start, no finAPI credenti
 import pytest
 import requests
 
-from client import authorized_session
+from demobank_client import authorized_session
 
 
 def fetch_accounts(session: requests.Session, demobank_url: str) -> dict:

@@ -1,0 +1,288 @@
+"""Load realms from JSON that uses Keycloak's realm-export field names.
+
+A trimmed export of a real realm loads unchanged: fields we do not model are ignored, fields we do
+model are type-checked, and every error names the JSON path of the offending value, e.g.
+``realms.json: $[1].users[0].enabled: expected a boolean, got "yes"``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .config import ClientConfig, MockConfig, RealmConfig, UserConfig, complete_user, default_realm
+from .errors import ConfigError
+from .passwords import PBKDF2_ALGORITHMS, Credential, Pbkdf2Credential, PlainCredential
+
+T = TypeVar("T")
+_TYPE_NAMES = {
+    bool: "a boolean",
+    int: "an integer",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+}
+_SECRET_FIELDS = (".value", ".secret", ".secretData", ".refreshTokenSecret")
+_MANDATOR_ATTRIBUTES = ("mandator_name", "mandator_uuid", "is_test_mandator")
+
+
+def load_realm_file(path: str | Path) -> tuple[RealmConfig, ...]:
+    """Read ``path`` and return its realms, or raise ``ConfigError`` naming the problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read realm file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    try:
+        return parse_realms(document)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def parse_realms(document: object) -> tuple[RealmConfig, ...]:
+    """Realms from a decoded realm file: one realm object or a list of them."""
+    if isinstance(document, list):
+        realms = tuple(_realm(item, f"$[{i}]") for i, item in enumerate(document))
+    else:
+        realms = (_realm(document, "$"),)
+    if not realms:
+        raise ConfigError("$: the file lists no realm")
+    _reject_duplicates([r.realm for r in realms], "$", "realm")
+    return realms
+
+
+def parse_realm(document: object, path: str = "$") -> RealmConfig:
+    """One realm object, as the HTTP control API and the pytest marker take it."""
+    return _realm(document, path)
+
+
+def parse_user(realm: str, document: object, path: str = "$") -> UserConfig:
+    """One user object (realm-export names), completed as Keycloak completes new users."""
+    return complete_user(realm, _user(document, path))
+
+
+def _realm(node: object, path: str) -> RealmConfig:
+    obj = _expect(node, dict, path)
+    name = _required(obj, "realm", str, path)
+    if not name or "/" in name:
+        raise ConfigError(f"{path}.realm: must be a non-empty name without '/'")
+    kwargs: dict[str, Any] = {"realm": name}
+    for key, attr, kind in (
+        ("enabled", "enabled", bool),
+        ("accessTokenLifespan", "access_token_lifespan", int),
+        ("ssoSessionIdleTimeout", "sso_session_idle_timeout", int),
+        ("ssoSessionMaxLifespan", "sso_session_max_lifespan", int),
+        ("revokeRefreshToken", "revoke_refresh_token", bool),
+        ("refreshTokenMaxReuse", "refresh_token_max_reuse", int),
+        ("notBefore", "not_before", int),
+        ("loginWithEmailAllowed", "login_with_email_allowed", bool),
+    ):
+        if key in obj:
+            kwargs[attr] = _expect(obj[key], kind, f"{path}.{key}")
+    for key in ("accessTokenLifespan", "ssoSessionIdleTimeout", "ssoSessionMaxLifespan"):
+        if key in obj and obj[key] <= 0:
+            raise ConfigError(f"{path}.{key}: must be a positive number of seconds")
+    attributes = _expect(obj.get("attributes", {}), dict, f"{path}.attributes")
+    for key in _MANDATOR_ATTRIBUTES:
+        if key in attributes:
+            kwargs[key] = _attribute_string(attributes[key], f"{path}.attributes.{key}")
+    if "refreshTokenSecret" in obj:
+        kwargs["refresh_token_secret"] = _expect(
+            obj["refreshTokenSecret"], str, f"{path}.refreshTokenSecret"
+        )
+    if "clients" in obj:
+        clients = tuple(
+            _client(c, f"{path}.clients[{i}]")
+            for i, c in enumerate(_expect(obj["clients"], list, f"{path}.clients"))
+        )
+        _reject_duplicates([c.client_id for c in clients], f"{path}.clients", "clientId")
+        kwargs["clients"] = clients
+    if "users" in obj:
+        users = tuple(
+            complete_user(name, _user(u, f"{path}.users[{i}]"))
+            for i, u in enumerate(_expect(obj["users"], list, f"{path}.users"))
+        )
+        _reject_duplicates([u.username for u in users], f"{path}.users", "username")
+        kwargs["users"] = users
+    if "clientScopes" in obj:
+        kwargs["client_scopes"] = _client_scopes(obj["clientScopes"], f"{path}.clientScopes")
+    return RealmConfig(**kwargs)
+
+
+def _client(node: object, path: str) -> ClientConfig:
+    obj = _expect(node, dict, path)
+    kwargs: dict[str, Any] = {"client_id": _required(obj, "clientId", str, path)}
+    for key, attr, kind in (
+        ("enabled", "enabled", bool),
+        ("publicClient", "public_client", bool),
+        ("secret", "secret", str),
+        ("bearerOnly", "bearer_only", bool),
+        ("consentRequired", "consent_required", bool),
+        ("directAccessGrantsEnabled", "direct_access_grants_enabled", bool),
+    ):
+        if key in obj:
+            kwargs[attr] = _expect(obj[key], kind, f"{path}.{key}")
+    for key, attr in (
+        ("defaultClientScopes", "default_client_scopes"),
+        ("optionalClientScopes", "optional_client_scopes"),
+        ("webOrigins", "web_origins"),
+    ):
+        if key in obj:
+            kwargs[attr] = _strings(obj[key], f"{path}.{key}")
+    # A client file that gives a secret but not publicClient means a confidential client.
+    if "publicClient" not in obj:
+        kwargs["public_client"] = "secret" not in obj
+    if not kwargs.get("public_client", True) and not kwargs.get("secret"):
+        raise ConfigError(
+            f"{path}.secret: a confidential client (publicClient false) needs a secret"
+        )
+    return ClientConfig(**kwargs)
+
+
+def _user(node: object, path: str) -> UserConfig:
+    obj = _expect(node, dict, path)
+    kwargs: dict[str, Any] = {"username": _required(obj, "username", str, path)}
+    for key, attr, kind in (
+        ("id", "id", str),
+        ("enabled", "enabled", bool),
+        ("firstName", "first_name", str),
+        ("lastName", "last_name", str),
+        ("email", "email", str),
+        ("emailVerified", "email_verified", bool),
+        ("serviceAccountClientId", "service_account_client", str),
+    ):
+        if key in obj and obj[key] is not None:
+            kwargs[attr] = _expect(obj[key], kind, f"{path}.{key}")
+    if "realmRoles" in obj:
+        kwargs["realm_roles"] = _strings(obj["realmRoles"], f"{path}.realmRoles")
+    if "requiredActions" in obj:
+        kwargs["required_actions"] = _strings(obj["requiredActions"], f"{path}.requiredActions")
+    if "clientRoles" in obj:
+        roles = _expect(obj["clientRoles"], dict, f"{path}.clientRoles")
+        kwargs["client_roles"] = {
+            client: _strings(names, f"{path}.clientRoles.{client}")
+            for client, names in roles.items()
+        }
+    if "attributes" in obj:
+        attributes = _expect(obj["attributes"], dict, f"{path}.attributes")
+        kwargs["attributes"] = {
+            key: _attribute_values(value, f"{path}.attributes.{key}")
+            for key, value in attributes.items()
+        }
+    credential = _password_credential(obj.get("credentials", []), f"{path}.credentials")
+    if credential is not None:
+        kwargs["credential"] = credential
+        if credential.temporary and "UPDATE_PASSWORD" not in kwargs.get("required_actions", ()):
+            kwargs["required_actions"] = (*kwargs.get("required_actions", ()), "UPDATE_PASSWORD")
+    return UserConfig(**kwargs)
+
+
+def _password_credential(node: object, path: str) -> Credential | None:
+    for i, item in enumerate(_expect(node, list, path)):
+        here = f"{path}[{i}]"
+        cred = _expect(item, dict, here)
+        if cred.get("type", "password") != "password":
+            continue  # OTP and other credential types are not modelled
+        temporary = _expect(cred.get("temporary", False), bool, f"{here}.temporary")
+        if "value" in cred:
+            return PlainCredential(
+                _expect(cred["value"], str, f"{here}.value"), temporary=temporary
+            )
+        if "secretData" in cred:
+            return _hashed_credential(cred, here, temporary)
+        raise ConfigError(f"{here}: a password credential needs `value` or `secretData`")
+    return None
+
+
+def _hashed_credential(cred: Mapping[str, Any], path: str, temporary: bool) -> Credential:
+    try:
+        secret = json.loads(_expect(cred["secretData"], str, f"{path}.secretData"))
+        data = json.loads(_expect(cred.get("credentialData", "{}"), str, f"{path}.credentialData"))
+    except json.JSONDecodeError:
+        raise ConfigError(f"{path}: secretData/credentialData must be JSON strings") from None
+    algorithm = data.get("algorithm", "pbkdf2-sha256")
+    if algorithm not in PBKDF2_ALGORITHMS:
+        raise ConfigError(
+            f"{path}.credentialData.algorithm: {algorithm!r} is not supported "
+            f"(use one of {', '.join(sorted(PBKDF2_ALGORITHMS))}, or a plain `value`)"
+        )
+    try:
+        return Pbkdf2Credential.from_export(
+            algorithm,
+            int(data.get("hashIterations", 27500)),
+            secret["salt"],
+            secret["value"],
+            temporary=temporary,
+        )
+    except (KeyError, ValueError, TypeError):
+        raise ConfigError(f"{path}.secretData: expected base64 `value` and `salt`") from None
+
+
+def _client_scopes(node: object, path: str) -> dict[str, bool]:
+    scopes: dict[str, bool] = {}
+    for i, item in enumerate(_expect(node, list, path)):
+        obj = _expect(item, dict, f"{path}[{i}]")
+        name = _required(obj, "name", str, f"{path}[{i}]")
+        attributes = _expect(obj.get("attributes", {}), dict, f"{path}[{i}].attributes")
+        include = attributes.get("include.in.token.scope", "true")
+        scopes[name] = str(include).lower() == "true"
+    return scopes
+
+
+def _attribute_values(node: object, path: str) -> tuple[str, ...]:
+    """Keycloak user attributes are lists of strings; a single string is accepted too."""
+    if isinstance(node, list):
+        return tuple(_attribute_string(v, f"{path}[{i}]") for i, v in enumerate(node))
+    return (_attribute_string(node, path),)
+
+
+def _attribute_string(node: object, path: str) -> str:
+    if isinstance(node, bool):
+        return "true" if node else "false"
+    return _expect(node, str, path)
+
+
+def _strings(node: object, path: str) -> tuple[str, ...]:
+    items = _expect(node, list, path)
+    return tuple(_expect(v, str, f"{path}[{i}]") for i, v in enumerate(items))
+
+
+def _required(obj: Mapping[str, Any], key: str, kind: type[T], path: str) -> T:
+    if key not in obj:
+        raise ConfigError(f"{path}.{key}: required field is missing")
+    return _expect(obj[key], kind, f"{path}.{key}")
+
+
+def _expect(value: object, kind: type[T], path: str) -> T:
+    # bool is an int subclass in Python; JSON keeps them apart and so do we.
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    if path.endswith(_SECRET_FIELDS):
+        raise ConfigError(f"{path}: expected {_TYPE_NAMES.get(kind, kind.__name__)} (value hidden)")
+    shown = json.dumps(value)
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    raise ConfigError(f"{path}: expected {_TYPE_NAMES.get(kind, kind.__name__)}, got {shown}")
+
+
+def _reject_duplicates(names: list[str], path: str, field_name: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(f"{path}: {field_name} {name!r} appears twice")
+        seen.add(name)
+
+
+def configured_realms(config: MockConfig) -> tuple[RealmConfig, ...]:
+    """The realms to serve: the realm file's or the embedded default, overrides applied."""
+    realms = load_realm_file(config.config) if config.config else (default_realm(),)
+    return tuple(config.apply_overrides(r) for r in realms)

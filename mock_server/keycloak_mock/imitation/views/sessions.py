@@ -1,0 +1,430 @@
+"""Userinfo, logout, revocation and introspection: every way a Keycloak session or token ends.
+
+Each endpoint keeps Keycloak's order of checks (``UserInfoEndpoint``, ``LogoutEndpoint``,
+``TokenRevocationEndpoint``, ``TokenIntrospectionEndpoint`` of Keycloak 25-26.1) because that
+order decides which error a client sees when several things are wrong at once.  The session rules
+live in ``_find_session``, shared by all four, so "the session ended" means the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+
+from keycloak_mock.imitation.clients import authenticate_client
+from keycloak_mock.imitation.config import ClientConfig, RealmConfig, UserConfig
+from keycloak_mock.imitation.errors import (
+    AccessDenied,
+    BearerChallenge,
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    InvalidToken,
+    TokenVerificationError,
+    UnsupportedTokenType,
+)
+from keycloak_mock.imitation.grants import check_refresh_claims, decode_refresh_token
+from keycloak_mock.imitation.http import NO_STORE, issuer_base, json_response, realm_url, state
+from keycloak_mock.imitation.javaorder import java_hash_order
+from keycloak_mock.imitation.state import MockState, UserSession, session_is_valid
+from keycloak_mock.imitation.tokens import (
+    TOKEN_TYPE_ACCESS,
+    TOKEN_TYPE_REFRESH,
+    Grant,
+    access_token_claims,
+    applied_scopes,
+    split_scope,
+)
+from keycloak_mock.imitation.verify import check_access_token, verify_rs256_signature
+
+from .common import (
+    FORM_CONTENT_TYPE,
+    duplicated_parameter,
+    require_form,
+    require_realm,
+    single_values,
+)
+
+blueprint = Blueprint("sessions", __name__)
+
+_OIDC = "/realms/<realm_name>/protocol/openid-connect"
+_TOKEN_TYPE_OFFLINE = "Offline"  # noqa: S105 - a token type, not a secret
+#: Sent with Keycloak's empty-bodied successes (logout 204, revocation 200).
+_CSP = {"Content-Security-Policy": "frame-src 'self'; frame-ancestors 'self'; object-src 'none';"}
+#: Claims the ``profile``/``email`` userinfo mappers add (besides ``sub``).
+_USERINFO_CLAIMS = (
+    "email_verified",
+    "name",
+    "preferred_username",
+    "given_name",
+    "family_name",
+    "email",
+)
+_INTROSPECTION_HINTS = ("access_token", "refresh_token")
+
+SESSION_NOT_FOUND = "User session not found or doesn't have client attached on it"
+TOKEN_VERIFICATION_FAILED = "Token verification failed"  # noqa: S105 - a message
+
+
+# -- shared session rules -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _LiveSession:
+    session: UserSession
+    client: ClientConfig
+    user: UserConfig
+
+
+class SessionProblem(Exception):
+    """Why a token's session is unusable, in userinfo's wording."""
+
+
+def live_session_of(mock: MockState, realm: RealmConfig, claims: dict[str, Any]) -> _LiveSession:
+    """The live session behind a verified access token, or ``SessionProblem`` saying why not.
+
+    Userinfo's checks after the signature (Keycloak's ``UserInfoEndpoint``): client, realm
+    not-before, revocation, client enabled, then the session itself.  The Demobank stand-in uses
+    them too, so ending a session on the mock is seen by the resource as well.
+    """
+    azp = claims.get("azp")
+    client = realm.client(azp) if isinstance(azp, str) else None
+    if client is None:
+        raise SessionProblem("Client not found")
+    now = mock.clock.seconds()
+    if not _has_types(claims, iat=int, jti=str) or claims["iat"] < realm.not_before:
+        raise SessionProblem(TOKEN_VERIFICATION_FAILED)
+    if mock.is_access_token_revoked(claims["jti"], now):
+        raise SessionProblem(TOKEN_VERIFICATION_FAILED)
+    if not client.enabled:
+        raise SessionProblem("Client disabled")
+    return _find_session(mock, realm, claims, client, now)
+
+
+def _find_session(
+    mock: MockState, realm: RealmConfig, claims: dict[str, Any], client: ClientConfig, now: int
+) -> _LiveSession:
+    """The token's user session, alive, with the client attached and an enabled user.
+
+    Keycloak's ``findValidSession`` order: missing session (or client detached), then expiry, then
+    "token older than the session", then the user.
+    """
+    sid = claims.get("sid")
+    with mock.lock:
+        session = mock.session(sid) if isinstance(sid, str) else None
+        if (
+            session is None
+            or session.realm != realm.realm
+            or client.client_id not in session.clients
+        ):
+            raise SessionProblem(SESSION_NOT_FOUND)
+        if not session_is_valid(realm, session, now):
+            raise SessionProblem("Session expired")
+        if claims.get("iat", 0) + 1 < session.started:
+            raise SessionProblem("Stale token")
+        user = realm.user_by_id(session.user_id)
+    if user is None:
+        raise SessionProblem("User not found")
+    if not user.enabled:
+        raise SessionProblem("User disabled")
+    return _LiveSession(session=session, client=client, user=user)
+
+
+def _current_claims(
+    claims: dict[str, Any], live: _LiveSession, realm: RealmConfig
+) -> dict[str, Any]:
+    """The token's claims with roles and profile re-resolved now, as Keycloak's mappers do."""
+    grant = Grant(
+        realm=realm,
+        client=live.client,
+        user=live.user,
+        issuer=claims["iss"],
+        session_id=live.session.id,
+        scopes=applied_scopes(live.client, split_scope(claims.get("scope", ""))),
+    )
+    return access_token_claims(grant, now=claims["iat"], exp=claims["exp"], jti=claims["jti"])
+
+
+def _decode_any(mock: MockState, realm: RealmConfig, encoded: str) -> dict[str, Any] | None:
+    """Claims of a token this realm signed (access: RS256, refresh: HS512), or ``None``.
+
+    Like Keycloak's ``session.tokens().decode`` only the signature is checked, plus the issuer:
+    Keycloak binds a token to its realm through per-realm keys, the mock shares one RSA key.
+    """
+    import jwt  # here, not at the top: PyJWT adds ~70 ms to start-up and only decoding needs it
+
+    try:
+        algorithm = jwt.get_unverified_header(encoded).get("alg")
+    except jwt.PyJWTError:
+        return None
+    try:
+        if algorithm == "HS512":
+            claims = decode_refresh_token(mock, realm, encoded)
+        else:
+            claims = verify_rs256_signature(encoded, mock)
+    except (InvalidGrant, TokenVerificationError):
+        return None
+    if claims.get("iss") != realm_url(realm.realm):
+        return None
+    return claims
+
+
+def _has_types(claims: dict[str, Any], **types: type) -> bool:
+    return all(
+        isinstance(claims.get(name), kind) and not isinstance(claims.get(name), bool)
+        for name, kind in types.items()
+    )
+
+
+# -- userinfo -----------------------------------------------------------------------------------
+
+
+@blueprint.route(f"{_OIDC}/userinfo", methods=["GET", "POST"])
+def userinfo(realm_name: str) -> Response:
+    realm = require_realm(realm_name)
+    mock = state()
+    token = _userinfo_token(realm)
+    if token is None:
+        raise BearerChallenge(401, realm=realm.realm)
+    try:
+        claims = check_access_token(
+            token, mock, issuer_base=issuer_base(), realm=realm.realm
+        ).claims
+    except TokenVerificationError:
+        raise _invalid_token(realm, TOKEN_VERIFICATION_FAILED) from None
+    if "openid" not in split_scope(claims.get("scope") or ""):
+        raise BearerChallenge(403, "insufficient_scope", "Missing openid scope", realm=realm.realm)
+    try:
+        live = live_session_of(mock, realm, claims)
+    except SessionProblem as problem:
+        raise _invalid_token(realm, str(problem)) from None
+    current = _current_claims(claims, live, realm)
+    body = {"sub": live.user.id, **{k: current[k] for k in _USERINFO_CLAIMS if k in current}}
+    response = json_response({key: body[key] for key in java_hash_order(body)}, headers=NO_STORE)
+    # Keycloak's @NoCache adds a second Cache-Control header after its own no-store.
+    response.headers.add("Cache-Control", "no-cache")
+    return response
+
+
+def _userinfo_token(realm: RealmConfig) -> str | None:
+    """The access token from ``Authorization: Bearer`` or (POST) the form, never both."""
+    token = _bearer_token(request.headers.get("Authorization"))
+    if request.method == "POST" and request.mimetype == FORM_CONTENT_TYPE:
+        values = request.form.getlist("access_token")
+        if len(values) > 1:
+            raise BearerChallenge(400, "invalid_request", "Duplicate parameter", realm=realm.realm)
+        if values:
+            if token is not None:
+                raise BearerChallenge(
+                    400,
+                    "invalid_request",
+                    "More than one method used for including an access token",
+                    realm=realm.realm,
+                )
+            token = values[0]
+    return token
+
+
+def _bearer_token(header: str | None) -> str | None:
+    """Keycloak's ``extractAuthorizationHeaderTokenOrReturnNull``: exactly ``Bearer <token>``."""
+    parts = (header or "").split()
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    return parts[1]
+
+
+def _invalid_token(realm: RealmConfig, description: str) -> BearerChallenge:
+    return BearerChallenge(401, "invalid_token", description, realm=realm.realm)
+
+
+@blueprint.errorhandler(BearerChallenge)
+def _userinfo_refusal(refusal: BearerChallenge) -> Response:
+    """Keycloak's userinfo errors: empty text/plain body, the error only in the header."""
+    response = Response(b"", status=refusal.status, content_type="text/plain;charset=utf-8")
+    response.headers["WWW-Authenticate"] = refusal.challenge()
+    response.headers.update(NO_STORE)
+    g.omitted_security_headers = ("X-Frame-Options",)
+    return response
+
+
+# -- logout -------------------------------------------------------------------------------------
+
+
+@blueprint.route(f"{_OIDC}/logout", methods=["POST"])
+def logout(realm_name: str) -> Response:
+    """Non-browser logout: ends the user session the refresh token belongs to, for all clients."""
+    realm = require_realm(realm_name)
+    form = single_values(require_form())
+    client = authenticate_client(realm, form, request.headers.get("Authorization"))
+    if client.bearer_only:
+        raise InvalidClient("Bearer-only not allowed", status=400)
+    encoded = form.get("refresh_token")
+    if encoded is None:
+        raise InvalidRequest("No refresh token")
+    mock = state()
+    claims = decode_refresh_token(mock, realm, encoded)
+    # No expiry check: an expired refresh token still logs its session out.
+    check_refresh_claims(
+        realm, client, claims, realm_url(realm.realm), mock.clock.seconds(), check_expiry=False
+    )
+    with mock.lock:
+        session = mock.session(claims["sid"])
+        if session is not None and session.realm == realm.realm:
+            mock.end_session(session.id)
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    response.headers.update({"Cache-Control": "no-cache", **_CSP})
+    return response
+
+
+# -- revocation ---------------------------------------------------------------------------------
+
+
+@blueprint.route(f"{_OIDC}/revoke", methods=["POST"])
+def revoke(realm_name: str) -> Response:
+    """RFC 7009 as Keycloak does it: a refresh token detaches its client, an access token dies."""
+    realm = require_realm(realm_name)
+    raw_form = require_form()
+    if not realm.enabled:
+        raise AccessDenied("Realm not enabled")
+    form = single_values(raw_form)
+    client = authenticate_client(realm, form, request.headers.get("Authorization"))
+    if client.bearer_only:
+        raise InvalidClient("Bearer-only not allowed", status=400)
+    if duplicated_parameter(raw_form):
+        raise InvalidRequest("duplicated parameter")
+    encoded = form.get("token")
+    if encoded is None:
+        raise InvalidRequest("Token not provided")
+    mock = state()
+    claims = _decode_any(mock, realm, encoded)
+    if claims is None:
+        raise InvalidToken("Invalid token", status=200)
+    token_type = claims.get("typ")
+    if token_type not in (TOKEN_TYPE_REFRESH, _TOKEN_TYPE_OFFLINE, TOKEN_TYPE_ACCESS):
+        raise UnsupportedTokenType("Unsupported token type")
+    azp = claims.get("azp")
+    if not isinstance(azp, str):
+        raise InvalidToken("Invalid token", status=200)
+    if azp != client.client_id:
+        raise InvalidRequest("Unmatching clients")
+    now = mock.clock.seconds()
+    if not _has_types(claims, jti=str, exp=int):
+        raise InvalidToken("Invalid token", status=200)
+    try:
+        live = _find_session(mock, realm, claims, client, now)
+    except SessionProblem:
+        raise InvalidToken("Invalid token", status=200) from None
+    if token_type == TOKEN_TYPE_ACCESS:
+        mock.revoke_access_token(claims["jti"], claims["exp"], now)
+    else:
+        with mock.lock:
+            live.session.clients.pop(client.client_id, None)
+            if not live.session.clients:
+                mock.end_session(live.session.id)
+    response = Response(status=200)
+    # Keycloak allows an empty Content-Type here: the success has no body and no media type.
+    del response.headers["Content-Type"]
+    response.headers.update(_CSP)
+    return response
+
+
+# -- introspection ------------------------------------------------------------------------------
+
+
+@blueprint.route(f"{_OIDC}/token/introspect", methods=["POST"])
+def introspect(realm_name: str) -> Response:
+    """RFC 7662 for confidential clients; any token this realm cannot vouch for is inactive."""
+    realm = require_realm(realm_name)
+    raw_form = require_form()
+    if not realm.enabled:
+        raise AccessDenied("Realm not enabled")
+    form = single_values(raw_form)
+    client = authenticate_client(realm, form, request.headers.get("Authorization"))
+    if client.public_client:
+        raise InvalidRequest("Client not allowed.", status=403)
+    if duplicated_parameter(raw_form):
+        raise InvalidRequest("duplicated parameter")
+    hint = form.get("token_type_hint", "access_token")
+    encoded = form.get("token")
+    if encoded is None:
+        raise InvalidRequest("Token not provided.")
+    if hint not in _INTROSPECTION_HINTS:
+        raise InvalidRequest(f"Unsupported token type [{hint}].")
+    body = _introspection(state(), realm, encoded, hint) or {"active": False}
+    return json_response(body, headers={"Cache-Control": "no-cache"})
+
+
+def _introspection(
+    mock: MockState, realm: RealmConfig, encoded: str, hint: str
+) -> dict[str, Any] | None:
+    """The active body, or ``None`` for every reason Keycloak answers ``{"active":false}``."""
+    claims = _decode_any(mock, realm, encoded)
+    if claims is None or not _has_types(claims, exp=int, iat=int, jti=str, azp=str):
+        return None
+    token_type = claims.get("typ")
+    if hint == "refresh_token" and token_type not in (TOKEN_TYPE_REFRESH, _TOKEN_TYPE_OFFLINE):
+        return None
+    client = realm.client(claims["azp"])
+    now = mock.clock.seconds()
+    if client is None or not client.enabled or claims["iat"] < realm.not_before:
+        return None
+    if now > claims["exp"] or mock.is_access_token_revoked(claims["jti"], now):
+        return None
+    try:
+        live = _find_session(mock, realm, claims, client, now)
+    except SessionProblem:
+        return None
+    if (
+        hint == "refresh_token"
+        and realm.revoke_refresh_token
+        and not _reusable(realm, live, claims)
+    ):
+        return None
+    body = _current_claims(claims, live, realm)
+    body["typ"] = token_type
+    if token_type != TOKEN_TYPE_ACCESS:
+        body = _with_own_audience(body, claims.get("aud"))
+    if not body.get("scope", "").strip():
+        body.pop("scope", None)
+    body.update(
+        client_id=claims["azp"],
+        username=body.get("preferred_username", live.user.username),
+        token_type=token_type,
+        active=True,
+    )
+    return body
+
+
+def _with_own_audience(claims: dict[str, Any], own: object) -> dict[str, Any]:
+    """A refresh token's ``aud`` (the issuer) joins the client audiences the mappers add."""
+    if not isinstance(own, str):
+        return claims
+    mapped = claims.get("aud")
+    audiences = [] if mapped is None else [mapped] if isinstance(mapped, str) else list(mapped)
+    if own not in audiences:
+        audiences.append(own)
+    ordered: dict[str, Any] = {}
+    for key, value in claims.items():
+        if key == "aud":
+            continue
+        ordered[key] = value
+        if key == "iss":
+            ordered["aud"] = audiences[0] if len(audiences) == 1 else audiences
+    return ordered
+
+
+def _reusable(realm: RealmConfig, live: _LiveSession, claims: dict[str, Any]) -> bool:
+    """``revokeRefreshToken``: a superseded or used-up refresh token introspects inactive.
+
+    The refresh grant's reuse rules (``grants._check_reuse``) without counting this look as a use.
+    """
+    client_session = live.session.clients.get(live.client.client_id)
+    if client_session is None:
+        return False
+    current = client_session.current_refresh_token
+    if claims["jti"] != current:
+        return current is None or claims["iat"] >= client_session.timestamp
+    return client_session.refresh_token_use_count <= realm.refresh_token_max_reuse

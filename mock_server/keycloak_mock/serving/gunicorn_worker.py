@@ -1,0 +1,275 @@
+"""gunicorn's threaded worker, tuned for a process whose requests mostly hold the GIL.
+
+Three changes to gunicorn's ``gthread``, each measured on the 2-core VM the benchmark runs on
+(figures in README, "The image's worker"):
+
+**Busy keep-alive connections are watched by the worker threads, not the poller.**  ``gthread``
+hands every keep-alive connection back to its poller thread after each answer; the poller wakes
+up when the next request arrives and hands the connection to a pool thread again.  That round
+trip (a pipe write, an epoll registration, a future, and thread wake-ups with a GIL hand-off
+each) costs several hundred µs of CPU per request.  Here an answered connection goes into a
+selector of the worker's own for ``NEXT_REQUEST_WAIT_SECONDS``: one thread at a time, holding
+no running place, waits on it without the GIL and queues each connection whose next request
+arrives.  A connection that stays quiet goes back to gunicorn's poller, so idle pooled
+connections never hold a thread and gunicorn still applies its keep-alive timeout.
+
+**Connections with a request queue in arrival order for a running place.**  gunicorn's
+``--threads`` is the number of requests that run at once.  Every running request past two only
+adds GIL hand-offs here (signing, the one long step, already overlaps with the other thread's
+Python), so the image runs two.  A thread that finishes takes the next queued connection itself
+instead of waking another thread, and busy clients are served in turn.
+
+**A request asleep in a delay fault gives its place away.**  With two places, two requests
+sleeping in a scripted ``delay`` fault would hold up the health check and the control call that
+clears the fault.  The app sleeps through ``environ[PARK_ENVIRON_KEY]``
+(``faults.sleep_for_delay``): meanwhile its place goes to the next queued request, on one of
+``PARKING_THREADS`` extra pool threads (started only when needed).
+
+One change that is not about speed: answers carry the transport headers Keycloak's do, so no
+``Server: gunicorn``, no ``Date`` and no ``Connection: keep-alive`` on HTTP/1.1.
+
+Everything else stays gunicorn's own: the parser, keep-alive timeouts, graceful shutdown and the
+socket in the environ (the "drop" fault needs it).  The subclass relies on ``enqueue_req``,
+``finish_request``, ``method_queue.defer``, ``get_thread_pool`` and ``load_wsgi`` of
+``ThreadWorker``, on ``handle`` returning ``True`` when the connection stays open, and on
+``wsgi.create`` building responses from ``gunicorn.http.wsgi.Response``, whose
+``default_headers`` writes the status line and gunicorn's own headers: the
+``container`` extra requires gunicorn 27, the release it was measured and tested with.
+"""
+
+from __future__ import annotations
+
+import math
+import selectors
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
+from contextlib import contextmanager
+from typing import Any
+
+from gunicorn.http import wsgi as gunicorn_wsgi
+from gunicorn.http.wsgi import Response
+from gunicorn.workers.gthread import ThreadWorker
+
+from keycloak_mock.controls.injection import PARK_ENVIRON_KEY
+
+#: How long an answered connection is watched for its next request before it goes back to
+#: gunicorn's poller.  A client that sends its next request as soon as it has read the answer
+#: (a load test, a refresh loop) does so within 0.2 ms on loopback.
+NEXT_REQUEST_WAIT_SECONDS = 0.002
+#: Requests that can sleep in a delay fault without holding a running place; past that, a
+#: sleeping request keeps its place, as under plain ``gthread``.
+PARKING_THREADS = 16
+
+
+class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no types
+    """``gthread`` that watches busy connections itself and runs a few requests at a time."""
+
+    wsgi: Callable[..., Iterable[bytes]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Guards everything below; held only for bookkeeping, never across I/O.
+        self._places_lock = threading.Lock()
+        #: Connections with a request, waiting for a running place, in arrival order.
+        self._waiting: deque[Any] = deque()
+        self._running = 0
+        self._parked = 0
+        #: Answered connections watched for their next request: socket -> (conn, give-up time),
+        #: in the order they were answered, so the first one is the next to give up.
+        self._watched: dict[Any, tuple[Any, float]] = {}
+        self._watch_selector = selectors.DefaultSelector()
+        self._someone_watches = False
+
+    def get_thread_pool(self) -> futures.ThreadPoolExecutor:
+        # Threads are started on demand: past ``threads`` only while requests are parked, plus
+        # the one that watches answered connections.
+        return futures.ThreadPoolExecutor(max_workers=self.cfg.threads + PARKING_THREADS + 1)
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        # gunicorn builds every HTTP/1 response through ``wsgi.create``, which looks its class up
+        # by this module-level name at each call.  Set here, in the worker process only.  (Giving
+        # each response the subclass afterwards cost 15k instructions per request, counted by
+        # benchmarks/instructions.py: an object whose class changes loses CPython's fast
+        # attribute reads in all of gunicorn's response code.)
+        gunicorn_wsgi.Response = _KeycloakHeadersResponse
+        app = self.wsgi
+        park = self._parked_request
+
+        def app_with_parking(
+            environ: dict[str, Any], start_response: Callable[..., Any]
+        ) -> Iterable[bytes]:
+            environ[PARK_ENVIRON_KEY] = park
+            return app(environ, start_response)
+
+        self.wsgi = app_with_parking
+
+    # -- places ---------------------------------------------------------------------------
+    def enqueue_req(self, conn: Any) -> None:
+        """A connection with a request (from gunicorn's poller): run it, or queue it."""
+        with self._places_lock:
+            if self._running >= self.cfg.threads:
+                self._waiting.append(conn)
+                return
+            self._running += 1
+        self.tpool.submit(self._run, conn)
+
+    def _run(self, conn: Any) -> None:
+        """Serve ``conn``, then whatever is queued next, while this thread holds a place."""
+        while conn is not None:
+            try:
+                result, error = self.handle(conn), None
+            except BaseException as exc:
+                result, error = None, exc
+            if error is not None or result is not True or not self.alive:
+                # gunicorn's finish_request takes the future the pool would have made; only this
+                # path builds one (a Future per request cost about 3 % of the worker's Python).
+                outcome: futures.Future[Any] = futures.Future()
+                if error is not None:
+                    # As the pool's own future would: finish_request closes the connection.
+                    outcome.set_exception(error)
+                else:
+                    outcome.set_result(result)
+                self.method_queue.defer(self.finish_request, conn, outcome)
+            elif _has_buffered_request(conn):
+                with self._places_lock:
+                    self._waiting.append(conn)
+            else:
+                self._watch(conn)
+            conn = self._next_connection()
+
+    def _next_connection(self, *, holding_place: bool = True) -> Any:
+        """The next queued connection for this thread's place, or ``None`` once it is given up.
+
+        With nothing queued the thread gives its place up and, unless another thread already
+        does, watches the answered connections until one has a request (which it then serves,
+        if a place is free) or none is left to watch.
+        """
+        while True:
+            with self._places_lock:
+                limit = self.cfg.threads if holding_place else self.cfg.threads - 1
+                if self._waiting and self._running <= limit:
+                    # A watcher that goes back to serving hands the watching on.
+                    hand_on = not holding_place and bool(self._watched)
+                    if not holding_place:
+                        self._running += 1
+                    conn = self._waiting.popleft()
+                    break
+                if holding_place:
+                    self._running -= 1
+                    holding_place = False
+                if self._someone_watches or not self._watched:
+                    return None
+                if not self.alive:
+                    self._give_back_quiet(math.inf)
+                    return None
+                self._someone_watches = True
+                give_up_at = next(iter(self._watched.values()))[1]
+            ready = self._watch_selector.select(max(give_up_at - time.monotonic(), 0.0))
+            with self._places_lock:
+                self._someone_watches = False
+                for key, _ in ready:
+                    self._unwatch(key.fileobj)
+                    self._waiting.append(key.data)
+                helpers = []
+                while len(self._waiting) > 1 and self._running < self.cfg.threads - 1:
+                    self._running += 1
+                    helpers.append(self._waiting.popleft())
+                self._give_back_quiet(time.monotonic())
+            for helper in helpers:
+                self.tpool.submit(self._run, helper)
+        if hand_on:
+            self.tpool.submit(self._watch_for_others)
+        return conn
+
+    def _watch_for_others(self) -> None:
+        """Watch the answered connections on a thread without a place, then serve as usual."""
+        self._run(self._next_connection(holding_place=False))
+
+    @contextmanager
+    def _parked_request(self) -> Iterator[None]:
+        """Give this request's running place to the next queued one while it sleeps."""
+        with self._places_lock:
+            parked = self._parked < PARKING_THREADS
+            successor = None
+            if parked:
+                self._parked += 1
+                self._running -= 1
+                if self._waiting and self._running < self.cfg.threads:
+                    successor = self._waiting.popleft()
+                    self._running += 1
+        if successor is not None:
+            self.tpool.submit(self._run, successor)
+        try:
+            yield
+        finally:
+            if parked:
+                # Back to running, even past ``threads`` for a moment: when this request ends,
+                # its thread takes the next queued one only while running stays within
+                # ``threads``.
+                with self._places_lock:
+                    self._parked -= 1
+                    self._running += 1
+
+    # -- watched connections --------------------------------------------------------------
+    def _watch(self, conn: Any) -> None:
+        with self._places_lock:
+            try:
+                self._watch_selector.register(conn.sock, selectors.EVENT_READ, conn)
+            except (OSError, ValueError):
+                pass  # closed under us: gunicorn's own path below decides what happens next
+            else:
+                self._watched[conn.sock] = (conn, time.monotonic() + NEXT_REQUEST_WAIT_SECONDS)
+                return
+        self._give_back(conn)
+
+    def _unwatch(self, sock: Any) -> None:
+        del self._watched[sock]
+        self._watch_selector.unregister(sock)
+
+    def _give_back_quiet(self, now: float) -> None:
+        """Connections without a next request by ``now`` go back to gunicorn's poller (all of
+        them at ``math.inf``, when the worker stops)."""
+        quiet = [conn for conn, give_up_at in self._watched.values() if give_up_at <= now]
+        for conn in quiet:
+            self._unwatch(conn.sock)
+            self._give_back(conn)
+
+    def _give_back(self, conn: Any) -> None:
+        kept_alive: futures.Future[Any] = futures.Future()
+        kept_alive.set_result(True)
+        self.method_queue.defer(self.finish_request, conn, kept_alive)
+
+
+class _KeycloakHeadersResponse(Response):  # type: ignore[misc]  # gunicorn ships no types
+    """gunicorn's HTTP/1 response with the transport headers Keycloak's HTTP server (Vert.x) sends.
+
+    gunicorn always writes ``Server: gunicorn``, ``Date`` and ``Connection``, and has no setting
+    for them.  Vert.x writes no ``Server`` and no ``Date`` (Keycloak took ``Server`` out in
+    KEYCLOAK-4952), and ``Connection`` only where HTTP/1.1 needs it: ``close`` when the connection
+    ends, ``keep-alive`` for an HTTP/1.0 client that keeps it.
+    """
+
+    def default_headers(self) -> list[str]:
+        lines: list[str] = super().default_headers()
+        implicit_keep_alive = "Connection: keep-alive\r\n" if self.req.version >= (1, 1) else None
+        return [
+            line
+            for line in lines
+            if not line.startswith(("Server:", "Date:")) and line != implicit_keep_alive
+        ]
+
+
+def _has_buffered_request(conn: Any) -> bool:
+    """Whether the start of the next request is already read: pipelined, or decrypted TLS.
+
+    Such a connection may never turn readable again, so it is queued rather than watched.
+    """
+    read_ahead = getattr(getattr(conn.parser, "unreader", None), "buf", None)
+    if read_ahead is not None and read_ahead.getvalue():
+        return True
+    pending = getattr(conn.sock, "pending", None)
+    return pending is not None and bool(pending())
