@@ -43,8 +43,8 @@ def json_response(
 
 
 # Flask's context-locals (``current_app``, ``request``, ``g``) are proxies: every attribute read
-# through one looks the object up again, about ten times the cost of a plain read (2 us against
-# 0.2 here).  Code on the token path takes the object once with these helpers and reads from it.
+# through one looks the object up again, several times the cost of a plain read.  Code on the
+# token path takes the object once with these helpers and reads from it.
 
 
 def current_flask_app() -> Flask:
@@ -59,7 +59,7 @@ def current_request() -> Request:
 
 def current_globals() -> _AppCtxGlobals:
     """This request's ``g``.  Read names that may be unset with ``.get(name)``: for a missing
-    name ``getattr(g, name, None)`` raises and catches an AttributeError (about 3 us)."""
+    name ``getattr(g, name, None)`` raises and catches an AttributeError."""
     context: _AppCtxGlobals = g._get_current_object()
     return context
 
@@ -87,7 +87,7 @@ def issuer_base() -> str:
 
 
 #: ``request.host_url`` per (scheme, Host header, server name, port).  werkzeug builds it anew
-#: for every request (host validation, IRI decoding: about 40 us, on every token call), while a
+#: for every request (host validation, IRI decoding, on every token call), while a
 #: mock sees the same few hosts over and over.  Bounded, since clients choose the Host header.
 _host_urls: dict[tuple[object, ...], str] = {}
 _HOST_URL_CACHE_SIZE = 256

@@ -1,7 +1,7 @@
 """Random version-4 UUIDs (session ids, ``jti``) without a system call per id.
 
 ``uuid.uuid4()`` reads 16 bytes with ``os.urandom`` every time.  That system call releases the
-GIL, and under load the calling thread then waits to get it back (up to the 5 ms switch interval)
+GIL, and under load the calling thread then waits for the switch interval to get it back
 while other threads run Python: a password grant made three such calls.  Here the same kernel
 CSPRNG is read 4 KiB at a time, so 256 ids cost one call.  The buffer is dropped in a forked
 child, so processes forked from one parent (gunicorn's workers) never hand out the same ids.

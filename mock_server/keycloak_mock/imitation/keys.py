@@ -90,7 +90,7 @@ class SigningKey:
         with self._cert_lock:
             cached = self._certificates.get(realm)
             if cached is None:
-                # Imported here: cryptography.x509 costs ~35 ms of start-up, and only JWKS
+                # Imported here: cryptography.x509 slows start-up, and only JWKS
                 # and realm info need a certificate.
                 from cryptography import x509
                 from cryptography.x509.oid import NameOID
@@ -158,7 +158,7 @@ def load_signing_key(path: str | None = None, *, generate: bool = False) -> Sign
             .read_bytes()
         )
         # Shipped with the package and checked by the test suite: skipping OpenSSL's RSA
-        # consistency check saves ~50 ms of every start-up (a user's key is still checked).
+        # consistency check shortens every start-up (a user's key is still checked).
         return SigningKey(parse_private_key(pem, "the bundled dev key", validate=False))
     try:
         with open(path, "rb") as handle:

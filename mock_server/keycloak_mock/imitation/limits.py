@@ -59,7 +59,9 @@ class LenientFormParser(FormDataParser):
 
     werkzeug decodes the body as strict UTF-8 and, on a single bad byte, silently returns an empty
     form, so a client would be told ``Missing form parameter: grant_type`` about a form that has
-    one.  Java replaces undecodable bytes with U+FFFD and carries on; so do we.
+    one.  Java replaces undecodable bytes with U+FFFD and carries on; so do we.  werkzeug offers no
+    public hook for this, so the private ``_parse_urlencoded`` is overridden: pinned and guarded
+    like ``LimitedRequest._load_form_data``.
     """
 
     def _parse_urlencoded(
@@ -94,11 +96,14 @@ class LimitedRequest(Request):
     def _load_form_data(self) -> None:
         """Parse the common form (url-encoded, with a Content-Length within the limit) directly.
 
-        Every token, logout and introspection call sends one.  werkzeug's general path builds a
-        parser, a limited stream and a raw stream reader per request (about a tenth of a token
-        request's Python, measured straight through WSGI); the body here is read in one call of
-        exactly the declared length.  Everything else (chunked bodies, other types, oversized
-        bodies, a body already read) takes werkzeug's path with ``LenientFormParser``.
+        Overrides a private werkzeug method, pinned and guarded (tests/test_dependency_guards.py),
+        for two reasons.  A body shorter than its Content-Length must be a 400, as in Keycloak,
+        but under gunicorn werkzeug's general path parses the short body as if it were whole.
+        And every token, logout and introspection call sends such a form: reading it in one
+        call of exactly the declared length skips the parser, limited stream and reader that
+        werkzeug builds per request (docs/design/dependency-overrides.md has the count).
+        Everything else (chunked bodies, other types, oversized bodies, a body already read)
+        takes werkzeug's path with ``LenientFormParser``.
         """
         if "form" in self.__dict__:
             return

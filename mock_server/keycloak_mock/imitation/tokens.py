@@ -3,7 +3,7 @@
 Keycloak writes the JWS header by string concatenation,
 ``{"alg":"RS256","typ" : "JWT","kid" : "…"}`` (note the spaces around two of the colons), so we
 build the header bytes ourselves and sign with cryptography's key object and ``hmac`` (PyJWT,
-which would add ~70 ms to every start-up, is imported only where tokens are decoded).  Claim
+which would lengthen every start-up, is imported only where tokens are decoded).  Claim
 order follows Keycloak's Jackson serialisation: fixed fields in declaration order, then the
 ``otherClaims`` hash map in Java hash order.
 """

@@ -151,7 +151,7 @@ def verify_rs256_signature(token: str, state: MockState) -> dict[str, Any]:
         raise TokenVerificationError("Malformed token: empty")
     if not is_compact_jws(token):
         raise TokenVerificationError("Malformed token: not a signed JWT")
-    import jwt  # here, not at the top: PyJWT adds ~70 ms to start-up and only decoding needs it
+    import jwt  # here, not at the top: PyJWT slows start-up and only decoding needs it
 
     try:
         header = jwt.get_unverified_header(token)

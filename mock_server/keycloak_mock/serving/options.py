@@ -40,8 +40,8 @@ def flag(field_name: str) -> str:
 
 @functools.cache
 def _config_type_hints() -> dict[str, Any]:
-    # Once per process: evaluating the string annotations again for every option cost 2 to 4 ms
-    # of every start here (the container parses its env through this parser too).
+    # Once per process, not once per option: every start pays for it (the container parses its
+    # env through this parser too).
     return get_type_hints(MockConfig)
 
 

@@ -153,7 +153,7 @@ def _decode_any(mock: MockState, realm: RealmConfig, encoded: str) -> dict[str, 
     Like Keycloak's ``session.tokens().decode`` only the signature is checked, plus the issuer:
     Keycloak binds a token to its realm through per-realm keys, the mock shares one RSA key.
     """
-    import jwt  # here, not at the top: PyJWT adds ~70 ms to start-up and only decoding needs it
+    import jwt  # here, not at the top: PyJWT slows start-up and only decoding needs it
 
     try:
         algorithm = jwt.get_unverified_header(encoded).get("alg")
