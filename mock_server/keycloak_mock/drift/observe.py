@@ -132,7 +132,9 @@ class Normalizer:
     def observation(self, answer: Answer) -> dict[str, Any]:
         observed: dict[str, Any] = {
             "status": answer.status,
-            "headers": [[name, self._header_value(name, value)] for name, value in answer.headers],
+            "headers": [
+                f"{name}: {self._header_value(name, value)}" for name, value in answer.headers
+            ],
             "body": self._body(answer),
         }
         value = observed["body"].get("value")

@@ -50,8 +50,12 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     out: list[str] = []
     for number, row in enumerate(rows):
         cells = [
-            textwrap.wrap(text, width - 1, break_on_hyphens=False) or [""]
-            for text, width in zip(row, _WIDTHS, strict=True)
+            # The last column may run long rather than cut an option name in two.
+            textwrap.wrap(
+                text, width - 1, break_on_hyphens=False, break_long_words=column < len(_WIDTHS) - 1
+            )
+            or [""]
+            for column, (text, width) in enumerate(zip(row, _WIDTHS, strict=True))
         ]
         for index in range(max(len(c) for c in cells)):
             parts = [
