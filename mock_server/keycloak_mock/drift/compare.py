@@ -68,6 +68,8 @@ _HINTS: tuple[tuple[str, str, str], ...] = (
     ("*", "tokens.refresh_token.claims.exp", _IDLE),
     ("*", "body.scope", _SCOPES),
     ("*", "tokens.*.claims.scope", _SCOPES),
+    ("*", "tokens.*.claims.email*", _SCOPES),
+    ("userinfo_*", "body.email*", _SCOPES),
     ("discovery", "body.scopes_supported*", "clientScopes in a realm file (--config)"),
     ("*", "body.mandator_name", "realm attribute mandator_name in a realm file (--config)"),
     ("*", "body.mandator_uuid", "realm attribute mandator_uuid in a realm file (--config)"),
