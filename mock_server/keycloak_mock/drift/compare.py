@@ -47,17 +47,13 @@ RAN = "(ran)"
 #: Lists Keycloak emits in no stable order (fact sheet 6.1, 6.2).
 _UNORDERED = ("body.scopes_supported", "body.keys")
 
-_LIFESPAN = "--access-token-lifespan SECONDS, or accessTokenLifespan in a realm file (--config)"
-_IDLE = (
-    "--refresh-token-lifespan SECONDS, or ssoSessionIdleTimeout (capped by ssoSessionMaxLifespan) "
-    "in a realm file (--config)"
-)
-_REUSE = "revokeRefreshToken and refreshTokenMaxReuse in a realm file (--config)"
-_SCOPES = (
-    "the client's defaultClientScopes/optionalClientScopes, and clientScopes (include in token "
-    "scope), in a realm file (--config)"
-)
-#: (step pattern, where pattern, hint): the first match wins.
+_LIFESPAN = "--access-token-lifespan, or realm accessTokenLifespan"
+_IDLE = "--refresh-token-lifespan, or realm ssoSessionIdleTimeout (ssoSessionMaxLifespan caps it)"
+_REUSE = "realm revokeRefreshToken, refreshTokenMaxReuse"
+_SCOPES = "client defaultClientScopes / optionalClientScopes, realm clientScopes"
+_USER_ID = "the user's id (Keycloak makes UUID v4 ids)"
+#: (step pattern, where pattern, hint): the first match wins.  "realm"/"client"/"user" settings
+#: are realm-export fields of the realm file the mock side loads with ``--config``.
 _HINTS: tuple[tuple[str, str, str], ...] = (
     ("refresh_reused", "status", _REUSE),
     ("refresh_reused", "body", _REUSE),
@@ -70,20 +66,20 @@ _HINTS: tuple[tuple[str, str, str], ...] = (
     ("*", "tokens.*.claims.scope", _SCOPES),
     ("*", "tokens.*.claims.email*", _SCOPES),
     ("userinfo_*", "body.email*", _SCOPES),
-    ("discovery", "body.scopes_supported*", "clientScopes in a realm file (--config)"),
-    ("*", "body.mandator_name", "realm attribute mandator_name in a realm file (--config)"),
-    ("*", "body.mandator_uuid", "realm attribute mandator_uuid in a realm file (--config)"),
-    ("*", "body.is_test_mandator", "realm attribute is_test_mandator in a realm file (--config)"),
-    ("*", "body.is_technical_user", "user attribute is_technical_user in a realm file (--config)"),
-    ("*", "tokens.*.claims.realm_access*", "the user's realmRoles in a realm file (--config)"),
-    ("*", "tokens.*.claims.resource_access*", "the user's clientRoles in a realm file (--config)"),
-    ("*", "tokens.*.claims.allowed-origins*", "the client's webOrigins in a realm file (--config)"),
-    ("*", "tokens.*.claims.aud*", "the user's clientRoles (aud lists their clients)"),
-    ("*", "body.not-before-policy", "notBefore in a realm file (--config)"),
-    ("*", "tokens.*.claims.sub", "the user's id in a realm file (Keycloak makes UUID v4 ids)"),
-    ("userinfo_*", "body.sub", "the user's id in a realm file (Keycloak makes UUID v4 ids)"),
+    ("discovery", "body.scopes_supported*", "realm clientScopes"),
+    ("*", "body.mandator_name", "realm attribute mandator_name"),
+    ("*", "body.mandator_uuid", "realm attribute mandator_uuid"),
+    ("*", "body.is_test_mandator", "realm attribute is_test_mandator"),
+    ("*", "body.is_technical_user", "user attribute is_technical_user"),
+    ("*", "tokens.*.claims.realm_access*", "user realmRoles"),
+    ("*", "tokens.*.claims.resource_access*", "user clientRoles"),
+    ("*", "tokens.*.claims.allowed-origins*", "client webOrigins"),
+    ("*", "tokens.*.claims.aud*", "user clientRoles (aud names the clients they have roles on)"),
+    ("*", "body.not-before-policy", "realm notBefore"),
+    ("*", "tokens.*.claims.sub", _USER_ID),
+    ("userinfo_*", "body.sub", _USER_ID),
 )
-NO_SETTING = "no setting: the mock itself answers differently"
+NO_SETTING = "no setting: the mock differs"
 
 
 @dataclass(frozen=True)
@@ -156,6 +152,8 @@ def _gist(body: Mapping[str, Any]) -> Any:
     if isinstance(value, dict):
         if "error" in value:
             return {k: value[k] for k in ("error", "error_description") if k in value}
+        if "access_token" in value:
+            return "token response"
         return f"JSON object with {', '.join(value)}"
     if body.get("type") == "json":
         return value

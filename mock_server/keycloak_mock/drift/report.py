@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from .compare import Difference
 
-#: Column widths of the text table; the last column takes what is left of ~150 characters.
-_WIDTHS = (24, 34, 28, 28, 36)
+#: Column widths of the text table (the last one may overflow rather than cut a setting's name).
+_WIDTHS = (24, 34, 26, 26, 40)
 _TITLES = ("step", "where", "live", "mock", "to match")
 
 
@@ -29,9 +29,14 @@ class Summary:
 
 
 def text_report(summary: Summary, differences: Sequence[Difference]) -> str:
+    ignored = ", ".join(summary.ignored_headers)
     lines = [
         f"Drift check, realm {summary.mandator}: live {summary.live} vs {summary.mock}",
-        f"{summary.steps} steps compared; headers ignored: {', '.join(summary.ignored_headers)}",
+        *textwrap.wrap(
+            f"{summary.steps} steps compared; headers ignored: {ignored}",
+            100,
+            subsequent_indent="  ",
+        ),
         "",
     ]
     if not differences:
