@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -470,3 +471,44 @@ def test_ignored_headers_are_extendable() -> None:
     mock: dict[str, dict[str, Any]] = {"jwks": {"status": 200, "headers": [], "body": {}}}
     assert [d.where for d in compare(live, mock)] == ["headers.X-Edge"]
     assert compare(live, mock, [*DEFAULT_IGNORED_HEADERS, "x-edge"]) == []
+
+
+# -- documentation -------------------------------------------------------------------------
+def test_the_ci_recipe_is_a_valid_github_workflow(tmp_path: Path) -> None:
+    docs = (REPO_ROOT / "docs" / "drift.md").read_text()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL) if "jobs:" in b]
+    assert len(blocks) == 1
+    workflow = tmp_path / "drift.yml"
+    workflow.write_text(blocks[0])
+    tool = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    assert tool is not None, "check-jsonschema missing: pip install -e '.[test]'"
+    done = subprocess.run(
+        [tool, "--builtin-schema", "vendor.github-workflows", str(workflow)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "keycloak-mock drift --json" in blocks[0]
+    assert "secrets.FINAPI_PASSWORD" in blocks[0]
+
+
+def test_docs_list_every_step_and_the_default_ignore_list() -> None:
+    docs = (REPO_ROOT / "docs" / "drift.md").read_text()
+    for step in STEP_NAMES:
+        assert f"| `{step}` |" in docs
+    for header in DEFAULT_IGNORED_HEADERS:
+        assert f"`{header}`" in docs
+
+
+def test_the_server_start_up_does_not_load_the_drift_check() -> None:
+    code = (
+        "import json, sys, keycloak_mock.serving.cli\n"
+        "print(json.dumps([m for m in sys.modules if m.startswith('keycloak_mock.drift')"
+        " or m == 'requests']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout) == []

@@ -36,6 +36,7 @@ def text_report(summary: Summary, differences: Sequence[Difference]) -> str:
             f"{summary.steps} steps compared; headers ignored: {ignored}",
             100,
             subsequent_indent="  ",
+            break_on_hyphens=False,
         ),
         "",
     ]

@@ -105,7 +105,9 @@ class _Run:
             # The exception text may quote the URL, never the form: safe to show.
             raise ScenarioError(f"{method} {url}: {type(exc).__name__}: {exc}") from None
         body = response.content
-        pairs = tuple((str(k), str(v)) for k, v in response.raw.headers.items())
+        # iteritems: one pair per header line in urllib3 1.26 and 2.x alike (a repeated
+        # Cache-Control is part of what is compared); items() joins them in 1.26.
+        pairs = tuple((str(k), str(v)) for k, v in response.raw.headers.iteritems())
         return Answer(response.status_code, pairs, body)
 
     def record(self, step: str, answer: Answer) -> Answer:
