@@ -261,6 +261,30 @@ def test_mock_side_can_use_the_users_realm_file(
     assert code == 0, out
 
 
+def test_a_mock_that_refuses_the_user_exits_3(
+    live: Live, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    realm_file = tmp_path / "realm.json"
+    realm_file.write_text(
+        json.dumps({"realm": "customer", "users": [{"username": USERNAME, "enabled": False}]})
+    )
+    code, out, err = drift(capsys, "--url", live.url, "--config", str(realm_file))
+    assert code == 3
+    assert "on the mock side" in err and out == ""
+
+
+def test_a_realm_file_without_the_mandator_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    realm_file = tmp_path / "realm.json"
+    realm_file.write_text(json.dumps({"realm": "elsewhere"}))
+    code, _, err = drift(
+        capsys, "--replay", str(FACT_SHEET_RECORDING), "--config", str(realm_file), env={}
+    )
+    assert code == 2
+    assert "no realm named 'customer'" in err
+
+
 # -- the live account is treated gently ---------------------------------------------------
 def test_one_wrong_password_attempt_and_every_session_logged_out(
     live: Live, capsys: pytest.CaptureFixture[str]

@@ -38,6 +38,7 @@ from .server import MockServer
 EXIT_SAME = 0
 EXIT_DRIFT = 1
 EXIT_CANNOT_RUN = 3
+EXIT_INTERRUPTED = 130
 _REPLAY_USER = "drift-check-user"
 
 
@@ -130,6 +131,10 @@ def main(
     except ScenarioError as exc:
         print(f"{PROG} drift: could not run the scenario: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
+    except (KeyboardInterrupt, EOFError):
+        # At the prompts, or between requests: every session opened so far is logged out.
+        print(f"\n{PROG} drift: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _run(
@@ -182,7 +187,11 @@ def _run(
     except ConfigError as exc:
         raise _Usage(str(exc)) from None
     with MockServer(app=create_app(MockConfig(port=0), realms=(realm,)), port=0) as server:
-        mock = run_scenario(Target(server.url, mandator, client_id), mock_user, pause=0)
+        try:
+            mock = run_scenario(Target(server.url, mandator, client_id), mock_user, pause=0)
+        except ScenarioError as exc:
+            # Only a realm file (--config) can make the mock refuse the user, e.g. disabled.
+            raise ScenarioError(f"on the mock side: {exc}") from None
     if args.replay:
         # A recording may hold only some steps (one built by hand from documentation does).
         mock = {step: observed for step, observed in mock.items() if step in live}
