@@ -273,6 +273,16 @@ def test_a_mock_that_refuses_the_user_exits_3(
     assert "on the mock side" in err and out == ""
 
 
+def test_a_bad_realm_file_fails_before_any_live_request(
+    live: Live, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    realm_file = tmp_path / "realm.json"
+    realm_file.write_text(json.dumps({"realm": "elsewhere"}))
+    code, _, err = drift(capsys, "--url", live.url, "--config", str(realm_file))
+    assert code == 2 and "no realm named 'customer'" in err
+    assert live.attempts.requests == 0
+
+
 def test_a_realm_file_without_the_mandator_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -335,6 +345,22 @@ def test_a_recording_with_a_secret_is_refused() -> None:
     )
     with pytest.raises(RecordingError, match="secret"):
         dumps(recording, [PASSWORD])
+
+
+def test_a_recording_with_a_token_is_refused() -> None:
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    recording = parse_recording(
+        {
+            "format": "keycloak-mock-drift-recording",
+            "version": 1,
+            "source": "http://127.0.0.1:1",
+            "mandator": "customer",
+            "client_id": "demobank-cli",
+            "steps": {"jwks": {"status": 200, "body": {"type": "json", "value": token}}},
+        }
+    )
+    with pytest.raises(RecordingError, match="secret"):
+        dumps(recording)
 
 
 def test_the_fact_sheet_recording_replays(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,12 +9,15 @@ leaking.  ``--replay`` compares the mock against such a file without any network
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 FORMAT = "keycloak-mock-drift-recording"
+#: A JWT's encoded header: whatever it is, a token has no place in a recording.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.")
 VERSION = 1
 
 
@@ -49,7 +52,7 @@ class Recording:
 def dumps(recording: Recording, secrets: Iterable[str] = ()) -> str:
     """The recording as JSON text; raises ``RecordingError`` if any of ``secrets`` is in it."""
     text = json.dumps(recording.as_json(), indent=2, ensure_ascii=False) + "\n"
-    if any(secret and secret in text for secret in secrets):
+    if any(secret and secret in text for secret in secrets) or _JWT.search(text):
         raise RecordingError("refusing to write a recording that contains a secret")
     return text
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import secrets
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from demobank_client.settings import DEFAULT_BASE_URL, DEFAULT_CLIENT_ID, ENV_VARS
 from keycloak_mock.assembly import create_app
@@ -29,7 +30,7 @@ from keycloak_mock.drift.recording import (
 )
 from keycloak_mock.drift.report import Summary, json_report, text_report
 from keycloak_mock.drift.scenario import STEPS, Credentials, ScenarioError, Target, run_scenario
-from keycloak_mock.imitation.config import MockConfig
+from keycloak_mock.imitation.config import MockConfig, RealmConfig
 from keycloak_mock.imitation.errors import ConfigError
 
 from .options import EXIT_USAGE, PROG
@@ -170,7 +171,10 @@ def _run(
             raise _Usage(f"no mandator: pass --mandator or set {ENV_VARS['mandator']}")
         client_id = args.client_id or env.get(ENV_VARS["client_id"]) or DEFAULT_CLIENT_ID
         mock_user = _credentials(env, stdin, ask_password)
-        secrets_seen.append(mock_user.password)
+        # The username only as a whole JSON string: a short one ("demo") is part of other words.
+        secrets_seen += [mock_user.password, json.dumps(mock_user.username, ensure_ascii=False)]
+        # A realm file that cannot serve must fail before the live server is bothered.
+        _mock_realm(mandator, client_id, mock_user, {}, args.config)
         _progress(f"live: {len(STEPS)} steps against {source}, {args.pause:g} s apart")
         live = run_scenario(
             Target(source, mandator, client_id), mock_user, pause=args.pause, timeout=args.timeout
@@ -182,10 +186,7 @@ def _run(
             except RecordingError as exc:
                 raise _Usage(str(exc)) from None
             _progress(f"recorded the live answers to {args.record}")
-    try:
-        realm = mock_realm(mandator, client_id, mock_user, live, args.config)
-    except ConfigError as exc:
-        raise _Usage(str(exc)) from None
+    realm = _mock_realm(mandator, client_id, mock_user, live, args.config)
     with MockServer(app=create_app(MockConfig(port=0), realms=(realm,)), port=0) as server:
         try:
             mock = run_scenario(Target(server.url, mandator, client_id), mock_user, pause=0)
@@ -202,6 +203,19 @@ def _run(
     report = json_report if args.json else text_report
     sys.stdout.write(report(summary, differences))
     return EXIT_DRIFT if differences else EXIT_SAME
+
+
+def _mock_realm(
+    mandator: str,
+    client_id: str,
+    user: Credentials,
+    live: Mapping[str, Mapping[str, Any]],
+    realm_file: str | None,
+) -> RealmConfig:
+    try:
+        return mock_realm(mandator, client_id, user, live, realm_file)
+    except ConfigError as exc:
+        raise _Usage(str(exc)) from None
 
 
 def _credentials(
