@@ -562,3 +562,36 @@ def test_the_server_start_up_does_not_load_the_drift_check() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(done.stdout) == []
+
+
+def _token_step(value: dict[str, Any]) -> dict[str, Any]:
+    return {"status": 200, "headers": [], "body": {"type": "json", "value": value}}
+
+
+@pytest.mark.parametrize(
+    ("live", "mock", "expected"),
+    [
+        # key order is part of what a client may see
+        (
+            {"a": 1, "b": 2},
+            {"b": 2, "a": 1},
+            [("body (key order)", '["a", "b"]', '["b", "a"]')],
+        ),
+        # a number is not a string, even with the same digits
+        ({"expires_in": 900}, {"expires_in": "900"}, [("body.expires_in", "900", '"900"')]),
+        ({"a": 1}, {}, [("body.a", "1", "(absent)")]),
+        # Keycloak joins scope names from a Java set: order is not compared
+        ({"scope": "profile email"}, {"scope": "email profile"}, []),
+        ({"scopes_supported": ["b", "a"]}, {"scopes_supported": ["a", "b"]}, []),
+        (
+            {"grant_types_supported": ["password", "implicit"]},
+            {"grant_types_supported": ["password"]},
+            [("body.grant_types_supported", '{"only live": ["implicit"]}', '{"only mock": []}')],
+        ),
+    ],
+)
+def test_compare_field_by_field(
+    live: dict[str, Any], mock: dict[str, Any], expected: list[tuple[str, str, str]]
+) -> None:
+    found = compare({"discovery": _token_step(live)}, {"discovery": _token_step(mock)})
+    assert [(d.where, d.live, d.mock) for d in found] == expected
