@@ -59,6 +59,8 @@ class PasswordAttempts:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        #: Answer a login with ``scope=openid`` as a Keycloak would that refuses the scope.
+        self.refuse_openid = False
         self.requests = 0
         self.logins = 0
         self.wrong_passwords = 0
@@ -72,6 +74,10 @@ class PasswordAttempts:
         if form.get("grant_type") == "password" and form.get("username") == USERNAME:
             self.logins += 1
             self.wrong_passwords += "password" in form and form["password"] != PASSWORD
+        if self.refuse_openid and form.get("scope") == "openid":
+            body = b'{"error":"invalid_scope","error_description":"Invalid scopes: openid"}'
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [body]
         return self.app(environ, start_response)
 
 
@@ -595,3 +601,14 @@ def test_compare_field_by_field(
 ) -> None:
     found = compare({"discovery": _token_step(live)}, {"discovery": _token_step(mock)})
     assert [(d.where, d.live, d.mock) for d in found] == expected
+
+
+def test_a_refused_openid_login_is_reported_not_fatal(capsys: pytest.CaptureFixture[str]) -> None:
+    """The user's first login worked, so a refused second one is drift, not a failed run."""
+    with Live(live_realm()) as running:
+        running.attempts.refuse_openid = True
+        code, out, err = drift(capsys, "--url", running.url, "--json")
+    assert code == 1, err
+    found = {(d["step"], d["where"]): d for d in json.loads(out)["differences"]}
+    assert found[("password_grant_openid", "status")]["live"] == "400"
+    assert found[("userinfo_with_openid", "step")]["live"] == "(step not run)"

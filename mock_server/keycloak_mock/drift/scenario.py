@@ -234,12 +234,15 @@ def _steps(run: _Run, wrong_password: str, on_step: Callable[[str], None]) -> No
             "POST", token_url, form={**login, "password": user.password, "scope": "openid"}
         ),
     )
-    _require_login(second, "password grant with scope=openid")
     run.tokens.update(_tokens(second, "second"))
-    step(
-        "userinfo_with_openid",
-        lambda: run.send("GET", userinfo_url, bearer=run.tokens["second_access"]),
-    )
+    # The user's credentials worked a moment ago, so a refusal here is an answer worth comparing
+    # (say, a client that may not ask for openid): the report shows it, and the step that needs
+    # its token as not run.
+    if "second_access" in run.tokens:
+        step(
+            "userinfo_with_openid",
+            lambda: run.send("GET", userinfo_url, bearer=run.tokens["second_access"]),
+        )
     last_refresh = run.tokens["first_refresh"]
     step(
         "logout",
