@@ -4,10 +4,11 @@ One fixed scenario (``scenario.py``) runs against the live server and against a 
 in-process; each answer becomes an *observation* (``observe.py``) in which secrets are gone and
 volatile values (tokens, ids, times) are replaced by their shape, so the two can be compared
 field by field (``compare.py``), reported (``report.py``), and stored for a bug report or a
-replay without network (``recording.py``).  ``cli.py`` ties them together.
+replay without network (``recording.py``); ``mockrealm.py`` builds the mock side's realm.
 
-This package sits on top, like the pytest plugin: it may use the imitation and the serving layer,
-and nothing below imports it, so the server's start-up never loads it.
+The command itself, ``keycloak_mock.serving.driftcheck``, starts the in-process mock: this
+package uses only the imitation (and requests), so serving can import it without a cycle, and the
+server's start-up path never loads it.
 """
 
 from __future__ import annotations
