@@ -1,4 +1,4 @@
-"""``keycloak-mock``: run the mock Keycloak in the foreground (and its ``healthcheck``).
+"""``keycloak-mock``: run the mock Keycloak in the foreground (and its ``healthcheck``, ``drift``).
 
 Every problem a user can cause (bad flag, unreadable realm file, taken port) ends in one line on
 stderr and exit status 2, never a traceback.
@@ -32,6 +32,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["healthcheck"]:
         return healthcheck.main(args[1:], os.environ)
+    if args[:1] == ["drift"]:
+        # Imported here, not above: the drift check loads requests and its scenario, which the
+        # server's start-up path must not pay for.
+        from . import driftcheck
+
+        return driftcheck.main(args[1:], os.environ)
     try:
         config = config_from(argv, os.environ)
         validate(config)

@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Mock of finAPI Demobank's Keycloak (token endpoint, JWKS, discovery). "
         "A development tool: never use it to guard real data.",
         epilog=f"Every option can also be set with an env var: {ENV_PREFIX}<OPTION>, "
-        f"e.g. {env_var('port')}=9000. `{PROG} healthcheck --help`: check a running mock.",
+        f"e.g. {env_var('port')}=9000. `{PROG} healthcheck --help`: check a running mock. "
+        f"`{PROG} drift --help`: compare the mock with finAPI's live Keycloak.",
     )
     for field in dataclasses.fields(MockConfig):
         kind = _field_type(field)
