@@ -350,6 +350,9 @@
     { enabled: true }));
   bind("reset", () => "Mock reset", () => call("POST", "/reset"));
 
+  // Enter in a field must not submit the form: everything goes through the control API.
+  $("user-form").addEventListener("submit", (event) => event.preventDefault());
+
   $("realm-filter").addEventListener("change", () => act("", () => Promise.resolve()));
 
   $("decode").addEventListener("click", async () => {
