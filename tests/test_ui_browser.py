@@ -120,7 +120,11 @@ def watched(browser: Browser, mock: MockServer) -> Iterator[Watched]:
 
 
 def manager(
-    mock: MockServer, username: str = "demo", password: str = "demo", *, retries: int = 3
+    mock: MockServer,
+    username: str = "demo",
+    password: str = "demo",  # noqa: S107 - the embedded realm's test user
+    *,
+    retries: int = 3,
 ) -> TokenManager:
     """The thin client, logging in to the mock's ``customer`` realm."""
     settings = Settings(
