@@ -37,7 +37,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = REPO_ROOT / "docs" / "images"
+#: Where the screenshots go: docs/images with KEYCLOAK_MOCK_UPDATE_SCREENSHOTS=1 (then commit
+#: them), else a temporary folder, so that a test run leaves the work tree as it was.
+DOCS_IMAGES = REPO_ROOT / "docs" / "images"
+UPDATE_SCREENSHOTS = os.environ.get("KEYCLOAK_MOCK_UPDATE_SCREENSHOTS", "") not in ("", "0")
 #: A laptop screen.
 VIEWPORT = {"width": 1366, "height": 900}
 #: Generous: the machine running the suite may be busy.
@@ -137,13 +140,19 @@ def manager(
     return TokenManager(settings)
 
 
-def shoot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True, animations="disabled")
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return DOCS_IMAGES if UPDATE_SCREENSHOTS else tmp_path_factory.mktemp("screenshots")
+
+
+def shoot(page: Page, folder: Path, name: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name), full_page=True, animations="disabled")
+    assert (folder / name).stat().st_size > 0
 
 
 def test_a_login_shows_up_as_a_session_and_ends_with_one_click(
-    watched: Watched, mock: MockServer
+    watched: Watched, mock: MockServer, screenshots: Path
 ) -> None:
     page = watched.page
     with manager(mock) as tokens:
@@ -153,7 +162,7 @@ def test_a_login_shows_up_as_a_session_and_ends_with_one_click(
         expect(row).to_contain_text("demobank-cli")
         expect(row.locator("td").nth(5)).to_contain_text("min")
         expect(page.locator("#request-rows tr", has_text="password")).to_have_count(1)
-        shoot(page, "ui-overview.png")
+        shoot(page, screenshots, "ui-overview.png")
         row.get_by_role("button", name="End the session of demo").click()
         expect(row).to_have_count(0)
         expect(page.locator("#no-sessions")).to_be_visible()
@@ -178,7 +187,7 @@ def test_expire_access_tokens_makes_the_stand_in_refuse_the_token(
 
 
 def test_the_decoder_accepts_a_good_token_and_says_why_a_tampered_one_fails(
-    watched: Watched, mock: MockServer
+    watched: Watched, mock: MockServer, screenshots: Path
 ) -> None:
     page = watched.page
     tokens = manager(mock)  # not closed: closing logs out, and the token must stay live
@@ -190,7 +199,7 @@ def test_the_decoder_accepts_a_good_token_and_says_why_a_tampered_one_fails(
     expect(verdict).to_have_text("Accepted: a live access token of realm customer")
     expect(page.locator("#token-claims")).to_contain_text('"preferred_username": "demo"')
     expect(page.locator("#token-header")).to_contain_text('"alg": "RS256"')
-    shoot(page, "ui-decoder.png")
+    shoot(page, screenshots, "ui-decoder.png")
 
     # Tampered as an attacker would: the claims say someone else, the signature is the old one.
     header, payload, signature = access.split(".")
@@ -204,7 +213,9 @@ def test_the_decoder_accepts_a_good_token_and_says_why_a_tampered_one_fails(
     tokens.close()
 
 
-def test_a_scripted_fault_fails_the_next_login(watched: Watched, mock: MockServer) -> None:
+def test_a_scripted_fault_fails_the_next_login(
+    watched: Watched, mock: MockServer, screenshots: Path
+) -> None:
     page = watched.page
     page.get_by_label("Count").fill("1")
     page.get_by_label("Status").fill("503")
@@ -222,7 +233,7 @@ def test_a_scripted_fault_fails_the_next_login(watched: Watched, mock: MockServe
         tokens.login()
         expect(page.locator("#session-rows tr")).to_have_count(1)
         expect(page.locator("#request-rows tr", has_text="200")).to_have_count(1)
-        shoot(page, "ui-log.png")
+        shoot(page, screenshots, "ui-log.png")
 
 
 def test_the_clock_and_users_are_changed_from_the_page(watched: Watched, mock: MockServer) -> None:

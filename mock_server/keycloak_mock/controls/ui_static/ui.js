@@ -80,6 +80,12 @@
     return new Date(seconds * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
   }
 
+  // Rows show the time of day (UTC); the full instant is in the cell's title.
+  function timeCell(seconds) {
+    const full = stamp(seconds);
+    return element("td", full.slice(11), { class: "num", title: full });
+  }
+
   function countdown(until) {
     if (until === null || until === undefined) return "–";
     const left = Math.floor(until - mockNow());
@@ -132,8 +138,8 @@
         s.username || s.userId,
         s.realm,
         s.clients.join(", "),
-        element("td", stamp(s.started), { class: "num" }),
-        element("td", stamp(s.lastRefresh), { class: "num" }),
+        timeCell(s.started),
+        timeCell(s.lastRefresh),
         element("td", "", { class: "num", "data-until": s.accessExpires ?? "" }),
         element("td", "", { class: "num", "data-until": s.expires ?? "" }),
         actions,
@@ -146,7 +152,7 @@
 
   function renderRequests(records) {
     const rows = records.slice().reverse().map((r) => row([
-      element("td", stamp(Math.floor(r.at)), { class: "num" }),
+      timeCell(Math.floor(r.at)),
       r.method,
       r.path,
       element("td", r.status ?? "dropped", { class: "num" }),
