@@ -12,7 +12,7 @@ import pytest
 import requests
 from dockerfile_parse import DockerfileParser
 
-from keycloak_mock import MockConfig, MockServer
+from keycloak_mock import KeycloakMock, MockConfig, MockServer
 from keycloak_mock.controls.hostcheck import host_allowed
 from keycloak_mock.controls.local import controls_of
 from keycloak_mock.controls.remote import RemoteControls
@@ -284,3 +284,13 @@ def test_remote_and_local_controls_give_the_same_verdict(server: MockServer) -> 
     local = controls_of(server.app).inspect_token(tokens["access_token"], server.url)
     assert remote == local
     assert remote["accepted"] is True
+
+
+def test_the_pytest_handle_asks_the_same(keycloak_mock: KeycloakMock) -> None:
+    response = requests.post(
+        token_url(keycloak_mock.url), data={**LOGIN, "password": "demo"}, timeout=10
+    )
+    verdict = keycloak_mock.inspect_token(response.json()["access_token"])
+    assert (verdict["kind"], verdict["accepted"], verdict["realm"]) == ("access", True, "customer")
+    keycloak_mock.expire_access_tokens()
+    assert keycloak_mock.inspect_token(response.json()["access_token"])["reason"] == "Token expired"
