@@ -174,6 +174,14 @@ def test_keycloak_paths_answer_any_host(server: MockServer) -> None:
     assert response.status_code == 200
 
 
+def test_container_and_issuer_names_reach_the_control_api() -> None:
+    config = MockConfig(port=0, issuer_url="https://mock.example.test")
+    with MockServer(config) as server:
+        for host in ("keycloak-mock:8080", "mock.example.test", "localhost", "[::1]:8080"):
+            response = requests.get(server.url + "/_mock/time", headers={"Host": host}, timeout=10)
+            assert response.status_code == 200, host
+
+
 @pytest.mark.parametrize(
     "host",
     [
