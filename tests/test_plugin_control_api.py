@@ -218,7 +218,7 @@ def test_overview_names_realms_time_and_fault_endpoints(keycloak_mock: KeycloakM
             {
                 "error": "invalid_request",
                 "error_description": "unknown filter 'password'; known: endpoint, "
-                "grantType, realm, clientId, username, status",
+                "grantType, realm, clientId, username, status, limit",
             },
         ),
         (
@@ -284,6 +284,9 @@ def test_shapes_of_users_sessions_keys_and_requests(keycloak_mock: KeycloakMock)
         "started": session["started"],
         "lastRefresh": session["started"],
         "clients": ["demobank-cli"],
+        # Keycloak's defaults: SSO idle 1800 s, access tokens 900 s.
+        "expires": session["started"] + 1800,
+        "accessExpires": session["started"] + 900,
     }
     [key] = call(keycloak_mock, "GET", "/keys").json()["keys"]
     assert key == {"kid": keycloak_mock.state.active_key.kid, "active": True}
@@ -298,9 +301,13 @@ def test_shapes_of_users_sessions_keys_and_requests(keycloak_mock: KeycloakMock)
         "username": "alice",
         "status": 200,
         "fault": None,
+        "duration": log["requests"][0]["duration"],
         "grantType": "password",
         "clientId": "demobank-cli",
     }
+    assert 0 < log["requests"][0]["duration"] < 30
+    [newest] = call(keycloak_mock, "GET", "/requests?limit=1").json()["requests"]
+    assert newest["path"] == "/realms/customer/protocol/openid-connect/token"
 
 
 def test_realm_summary_never_shows_secrets(keycloak_mock: KeycloakMock) -> None:
@@ -391,8 +398,9 @@ def test_unreachable_mock_is_a_clear_error() -> None:
 
 
 # -- docs -------------------------------------------------------------------------------------
-def test_every_route_is_documented_in_the_readme() -> None:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    documented = set(re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/_mock[^`]*)`", readme))
+def test_every_route_is_documented_in_the_readme_or_the_docs() -> None:
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
+    text = "\n".join(page.read_text(encoding="utf-8") for page in pages)
+    documented = set(re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/_mock[^`]*)`", text))
     assert set(routes()) == documented
     assert len(routes()) == len(documented)

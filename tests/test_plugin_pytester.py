@@ -239,6 +239,8 @@ def test_marker_cli_and_config_accept_the_same_options() -> None:
         "issuer_url": "https://kc.example.test",
         "allow_remote": True,
         "disable_control_api": True,
+        "disable_ui": True,
+        "allowed_hosts": "mock.example.test",
         "admin_token": "t",
     }
     assert set(samples) == set(fields), "a new MockConfig field needs a sample here"

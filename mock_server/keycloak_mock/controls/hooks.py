@@ -12,6 +12,7 @@ import logging
 import threading
 import traceback
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 from flask import (
@@ -49,6 +50,8 @@ from .requestlog import RequestLog, RequestRecord, client_id_from, session_id_fr
 from .servererrors import ServerError, ServerErrors
 
 CONTROL_BLUEPRINT = "control"
+#: Blueprints of the mock's own tools: neither faulted nor logged, and no fault may target them.
+TOOL_BLUEPRINTS = frozenset({CONTROL_BLUEPRINT, "ui"})
 _FORM_ENDPOINTS = frozenset({"token", "logout", "revoke", "introspect"})
 
 
@@ -59,6 +62,9 @@ class _Identity:
     grant_type: str | None
     client_id: str | None
     username: str | None
+    #: ``perf_counter()`` when the hook first saw the request: carried here, not in ``g``, so
+    #: timing the request adds no attribute write on the token path.
+    started: float | None = None
 
 
 def install(app: Flask, config: MockConfig, state: MockState) -> None:
@@ -99,7 +105,7 @@ def server_errors_of(app: Flask) -> ServerErrors:
 
 def _before_request() -> Response | None:
     req = current_request()
-    if req.blueprint == CONTROL_BLUEPRINT:
+    if req.blueprint in TOOL_BLUEPRINTS:
         return None
     app = current_flask_app()
     identity = _identify(req, app)
@@ -130,7 +136,7 @@ def _apply(fault: Fault) -> Response | None:
 
 def _after_request(response: Response) -> Response:
     req = current_request()
-    if req.blueprint == CONTROL_BLUEPRINT:
+    if req.blueprint in TOOL_BLUEPRINTS:
         return response
     app = current_flask_app()
     context = current_globals()
@@ -151,6 +157,7 @@ def _after_request(response: Response) -> Response:
             username=identity.username,
             status=None if fault == "drop" else response.status_code,
             fault=fault,
+            duration=None if identity.started is None else perf_counter() - identity.started,
         )
     )
     return response
@@ -158,20 +165,22 @@ def _after_request(response: Response) -> Response:
 
 def _identify(req: Request, app: Flask) -> _Identity:
     """Who and what a request is about, read before the view changes any session."""
+    started = perf_counter()
     endpoint = req.endpoint
     realm_name = (req.view_args or {}).get("realm_name")
     short = endpoint.rpartition(".")[2] if endpoint else None
     if short not in _FORM_ENDPOINTS or req.method != "POST":
-        return _Identity(endpoint, realm_name, None, None, None)
+        return _Identity(endpoint, realm_name, None, None, None, started)
     try:
         form = req.form
     except HTTPException:
-        return _Identity(endpoint, realm_name, None, None, None)  # the view answers the error
+        # The view answers the error.
+        return _Identity(endpoint, realm_name, None, None, None, started)
     grant_type = form.get("grant_type") if short == "token" else None
     client_id = client_id_from(form, req.headers.get("Authorization"))
     state: MockState = app.extensions[EXTENSION_KEY]["state"]
     username = _username(state, realm_name, form)
-    return _Identity(endpoint, realm_name, grant_type, client_id, username)
+    return _Identity(endpoint, realm_name, grant_type, client_id, username, started)
 
 
 def _username(state: MockState, realm_name: str | None, form: Any) -> str | None:

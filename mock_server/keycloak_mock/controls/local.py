@@ -29,11 +29,11 @@ from keycloak_mock.imitation.http import EXTENSION_KEY
 from keycloak_mock.imitation.keys import SigningKey, parse_private_key
 from keycloak_mock.imitation.passwords import PlainCredential
 from keycloak_mock.imitation.realmfile import parse_realm, parse_user
-from keycloak_mock.imitation.state import MockState, UserSession
+from keycloak_mock.imitation.state import MockState, UserSession, session_expiry
 
 from .faults import ANY_ENDPOINT, ErrorRate, Fault
 from .hooks import (
-    CONTROL_BLUEPRINT,
+    TOOL_BLUEPRINTS,
     faults_of,
     request_log_of,
     server_errors_of,
@@ -49,6 +49,7 @@ from .schema import (
     validated,
 )
 from .servererrors import ServerError
+from .tokencheck import MAX_TOKEN_CHARS, inspect_token
 
 #: Latest instant the clock may be moved to: far beyond any test, far below int64 overflow.
 _YEAR_3000 = 32_503_680_000
@@ -261,6 +262,21 @@ class Controls:
             chosen = self._sessions(realm, username)
             return [self._session_summary(s) for s in chosen]
 
+    def inspect_token(self, token: str, issuer_base: str | None = None) -> dict[str, Any]:
+        """Header, claims and whether the endpoints would accept ``token`` now, with the reason.
+
+        ``issuer_base`` is the base URL ``iss`` must start with (the URL clients reach the mock
+        at); it defaults to ``--issuer-url``.  Changes nothing, refresh tokens included.
+        """
+        if not isinstance(token, str) or not token.strip():
+            raise ControlError("token: required")
+        if len(token) > MAX_TOKEN_CHARS:
+            raise ControlError(f"token: longer than {MAX_TOKEN_CHARS} characters")
+        base = issuer_base if issuer_base is not None else self.config.issuer_url
+        if not isinstance(base, str) or not base.startswith(("http://", "https://")):
+            raise ControlError("issuerBase: required (an http(s) URL) without --issuer-url")
+        return inspect_token(token, self.state, issuer_base=base.rstrip("/"))
+
     def end_session(self, session_id: str) -> None:
         if not self.state.end_session(session_id):
             raise not_found(f"Session {session_id!r}")
@@ -338,7 +354,7 @@ class Controls:
         names = {
             rule.endpoint.rpartition(".")[2]
             for rule in self.app.url_map.iter_rules()
-            if not rule.endpoint.startswith(CONTROL_BLUEPRINT + ".") and rule.endpoint != "static"
+            if rule.endpoint.partition(".")[0] not in TOOL_BLUEPRINTS and rule.endpoint != "static"
         }
         return sorted(names)
 
@@ -348,7 +364,7 @@ class Controls:
             return self.request_log.records(**filters)
         except TypeError:
             raise ControlError(
-                "filters: endpoint, grant_type, realm, client_id, username, status"
+                "filters: endpoint, grant_type, realm, client_id, username, status, limit"
             ) from None
 
     def counters(self) -> dict[str, int]:
@@ -404,6 +420,12 @@ class Controls:
     def _session_summary(self, session: UserSession) -> dict[str, Any]:
         realm = self.state.realm(session.realm)
         user = realm.user_by_id(session.user_id) if realm else None
+        expires = access_expires = None
+        if realm is not None:
+            expires = session_expiry(realm, session)
+            if session.clients:
+                issued = max(c.timestamp for c in session.clients.values())
+                access_expires = min(issued + realm.access_token_lifespan, expires)
         return {
             "id": session.id,
             "realm": session.realm,
@@ -412,6 +434,10 @@ class Controls:
             "started": session.started,
             "lastRefresh": session.last_refresh,
             "clients": sorted(session.clients),
+            # The ``exp`` of the newest refresh and access tokens (the session's end caps both):
+            # the page counts down to them on the mock's clock.
+            "expires": expires,
+            "accessExpires": access_expires,
         }
 
     def _check_endpoint(self, endpoint: str) -> None:
@@ -421,7 +447,7 @@ class Controls:
         full = {
             rule.endpoint
             for rule in self.app.url_map.iter_rules()
-            if not rule.endpoint.startswith(CONTROL_BLUEPRINT + ".")
+            if rule.endpoint.partition(".")[0] not in TOOL_BLUEPRINTS
         }
         if endpoint not in known and endpoint not in full:
             raise ControlError(f"endpoint: unknown {endpoint!r}; known: {', '.join(known)}, *")

@@ -200,6 +200,21 @@ _SCHEMAS: dict[str, Schema] = {
             "attributes": {"type": "object"},
             "clients": {"type": "array", "items": _STR},
             "users": {"type": "array", "items": _STR},
+            "clientDetails": {
+                "type": "array",
+                "items": _string_object(
+                    "clientId",
+                    "enabled",
+                    "type",
+                    "grants",
+                    "webOrigins",
+                    clientId=_STR,
+                    enabled=_BOOL,
+                    type={"enum": ["public", "confidential", "bearer-only"]},
+                    grants={"type": "array", "items": _STR},
+                    webOrigins={"type": "array", "items": _STR},
+                ),
+            },
         },
     },
     "RealmExport": {
@@ -242,7 +257,24 @@ _SCHEMAS: dict[str, Schema] = {
         started=_INT,
         lastRefresh=_INT,
         clients={"type": "array", "items": _STR},
+        expires={"type": ["integer", "null"]},
+        accessExpires={"type": ["integer", "null"]},
     ),
+    "TokenVerdict": {
+        "description": "What a token says (decoded, unverified) and whether the endpoints would "
+        "accept it now; `reason` says why not.",
+        "type": "object",
+        "required": ["kind", "header", "claims", "accepted", "reason", "realm", "now"],
+        "properties": {
+            "kind": {"enum": ["access", "refresh", "id", None]},
+            "header": {"type": ["object", "null"]},
+            "claims": {"type": ["object", "null"]},
+            "accepted": _BOOL,
+            "reason": _NULLABLE_STR,
+            "realm": _NULLABLE_STR,
+            "now": _INT,
+        },
+    },
     "Keys": _string_object(
         "keys",
         keys={"type": "array", "items": _string_object("kid", "active", kid=_STR, active=_BOOL)},
@@ -602,7 +634,7 @@ def _control_paths() -> dict[str, Schema]:
     filters = [param(n, "query") for n in ("realm", "username")]
     log_filters = [
         param(n, "query")
-        for n in ("endpoint", "grantType", "realm", "clientId", "username", "status")
+        for n in ("endpoint", "grantType", "realm", "clientId", "username", "status", "limit")
     ]
     number = _string_object("seconds", seconds=_NUM)
     # ``null`` means "every realm", like leaving the field out.
@@ -743,6 +775,18 @@ def _control_paths() -> dict[str, Schema]:
             "parameters": [param("session_id")],
             "delete": op("End one session", _json(_string_object("ended", ended=_INT), "1")),
         },
+        f"{p}/tokens/inspect": {
+            "post": op(
+                "Decode a token and say whether the endpoints would accept it now",
+                _json(_ref("TokenVerdict"), "The verdict"),
+                request={
+                    "type": "object",
+                    "required": ["token"],
+                    "additionalProperties": False,
+                    "properties": {"token": _STR, "issuerBase": _NULLABLE_STR},
+                },
+            )
+        },
         f"{p}/keys": {
             "get": op("Signing keys", keys),
             "delete": op("Drop every key but the active one", keys),
@@ -795,11 +839,40 @@ def _version() -> str:
         return "0+unknown"
 
 
-def document(*, control_api: bool = True) -> dict[str, Any]:
-    """The OpenAPI 3.1 document; without the ``/_mock`` control paths if the API is off."""
+def _ui_paths() -> dict[str, Schema]:
+    tags = ["mock"]
+    return {
+        "/": {
+            "get": _op(
+                "The page: realms, live sessions, token decoder, request log, controls",
+                {"200": {"description": "HTML", "content": {"text/html": {}}}},
+                tags=tags,
+            )
+        },
+        "/_mock/ui/{filename}": {
+            "parameters": [{"name": "filename", "in": "path", "required": True, "schema": _STR}],
+            "get": _op(
+                "The page's script, style sheet and icon",
+                {
+                    "200": {
+                        "description": "The file",
+                        "content": {"text/javascript": {}, "text/css": {}, "image/svg+xml": {}},
+                    }
+                },
+                tags=tags,
+            ),
+        },
+    }
+
+
+def document(*, control_api: bool = True, ui: bool = True) -> dict[str, Any]:
+    """The OpenAPI 3.1 document; without the ``/_mock`` control paths if the API is off, and
+    without the page's paths if it is off (it is whenever the control API is)."""
     paths = {**_keycloak_paths(), **_standin_paths()}
     if control_api:
         paths.update(_control_paths())
+        if ui:
+            paths.update(_ui_paths())
     paths[PATH] = {
         "get": _op(
             "This description",
@@ -846,8 +919,8 @@ def document(*, control_api: bool = True) -> dict[str, Any]:
     }
 
 
-def document_json(*, control_api: bool = True) -> bytes:
-    return json.dumps(document(control_api=control_api), indent=2).encode() + b"\n"
+def document_json(*, control_api: bool = True, ui: bool = True) -> bytes:
+    return json.dumps(document(control_api=control_api, ui=ui), indent=2).encode() + b"\n"
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ def openapi_document() -> Response:
     store = current_app.extensions[EXTENSION_KEY]
     body = store.get(_CACHE_KEY)
     if body is None:
-        body = store.setdefault(
-            _CACHE_KEY, document_json(control_api=not mock_config().disable_control_api)
+        config = mock_config()
+        document = document_json(
+            control_api=not config.disable_control_api, ui=not config.disable_ui
         )
+        body = store.setdefault(_CACHE_KEY, document)
     return Response(body, content_type="application/json", headers={"Cache-Control": "no-cache"})

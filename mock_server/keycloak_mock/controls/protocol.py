@@ -113,6 +113,10 @@ class MockControls(Protocol):
         """Admin logout of all sessions (of a realm, of a user); returns how many ended."""
         ...
 
+    def inspect_token(self, token: str, issuer_base: str | None = None) -> dict[str, Any]:
+        """Header, claims, and whether the endpoints would accept ``token`` now (and why not)."""
+        ...
+
     def signing_keys(self) -> list[dict[str, Any]]: ...
 
     def rotate_signing_key(self, private_key_pem: str | None = None) -> dict[str, Any]:

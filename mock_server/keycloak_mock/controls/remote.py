@@ -30,6 +30,7 @@ _FILTER_NAMES = {
     "client_id": "clientId",
     "username": "username",
     "status": "status",
+    "limit": "limit",
 }
 
 
@@ -211,6 +212,13 @@ class RemoteControls:
         )["ended"]
         return ended
 
+    def inspect_token(self, token: str, issuer_base: str | None = None) -> dict[str, Any]:
+        """The decoder's verdict; ``issuer_base`` defaults to the URL the mock is reached at."""
+        result: dict[str, Any] = self._call(
+            "POST", "/tokens/inspect", {"token": token, "issuerBase": issuer_base}
+        )
+        return result
+
     # -- keys -----------------------------------------------------------------------------
     def signing_keys(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", "/keys")["keys"]
@@ -315,6 +323,7 @@ def record_from_json(document: Mapping[str, Any]) -> RequestRecord:
         username=document["username"],
         status=document["status"],
         fault=document["fault"],
+        duration=document.get("duration"),
     )
 
 

@@ -40,6 +40,8 @@ class RequestRecord:
     status: int | None
     #: ``"status"``, ``"delay"`` or ``"drop"`` when a scripted fault shaped the answer.
     fault: str | None = None
+    #: Seconds from the first hook to the answer (a scripted delay included); ``None`` if unknown.
+    duration: float | None = None
 
     @property
     def counter_key(self) -> str:
@@ -85,11 +87,12 @@ class RequestLog:
         client_id: str | None = None,
         username: str | None = None,
         status: int | None = None,
+        limit: int | None = None,
     ) -> list[RequestRecord]:
-        """Records, oldest first, that match every filter given."""
+        """Records, oldest first, that match every filter given; the newest ``limit`` of them."""
         with self._lock:
             records = list(self._records)
-        return [
+        chosen = [
             r
             for r in records
             if (
@@ -102,6 +105,8 @@ class RequestLog:
             and (username is None or (r.username or "").lower() == username.lower())
             and (status is None or r.status == status)
         ]
+        # Polled every few seconds by the page: it asks for the last rows, not all 10,000.
+        return chosen if limit is None else chosen[max(len(chosen) - limit, 0) :]
 
 
 def client_id_from(form: Mapping[str, str], authorization: str | None) -> str | None:

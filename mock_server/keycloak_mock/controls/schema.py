@@ -130,7 +130,24 @@ def realm_summary(realm: RealmConfig) -> dict[str, Any]:
     body["attributes"] = {name: getattr(realm, name) for name in MANDATOR_ATTRIBUTES}
     body["clients"] = [c.client_id for c in realm.clients]
     body["users"] = [u.username for u in realm.users]
+    body["clientDetails"] = [client_summary(c) for c in realm.clients]
     return body
+
+
+def client_summary(client: ClientConfig) -> dict[str, Any]:
+    """A client as the page shows it: its type, the grants it may use, web origins; no secret."""
+    if client.bearer_only:
+        kind, grants = "bearer-only", []
+    else:
+        kind = "public" if client.public_client else "confidential"
+        grants = ["password", "refresh_token"] if client.direct_access_grants_enabled else []
+    return {
+        "clientId": client.client_id,
+        "enabled": client.enabled,
+        "type": kind,
+        "grants": grants,
+        "webOrigins": list(client.web_origins),
+    }
 
 
 def user_summary(user: UserConfig) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 JSON in and out, camelCase like Keycloak's admin API.  Outside Keycloak's paths on purpose, so no
 client can mistake it for Keycloak.  Off with ``--disable-control-api``; with ``--admin-token``
 (env ``KEYCLOAK_MOCK_ADMIN_TOKEN``) every call needs ``Authorization: Bearer <token>``.
-Errors answer ``{"error": ..., "error_description": ...}`` with 400, 401, 404 or 409.
+Errors answer ``{"error": ..., "error_description": ...}`` with 400, 401, 404 or 409, and 403
+for a ``Host`` that is not one of the mock's names (``hostcheck.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from keycloak_mock.imitation.errors import MockServerError
 from keycloak_mock.imitation.http import current_flask_app, issuer_base, json_response, mock_config
 
 from .faults import error_rate_from_json, fault_from_json
+from .hostcheck import refuse_foreign_host
 from .local import Controls, controls_of
 from .schema import PREFIX, REALM_SETTINGS, USER_SETTINGS, ControlError
 
@@ -36,7 +38,12 @@ _REQUEST_FILTERS = {
     "clientId": "client_id",
     "username": "username",
     "status": "status",
+    "limit": "limit",
 }
+
+
+# First: a foreign Host learns nothing, not even whether a token is needed.
+blueprint.before_request(refuse_foreign_host)
 
 
 @blueprint.before_request
@@ -314,6 +321,18 @@ def end_session(session_id: str) -> Response:
     return json_response({"ended": 1})
 
 
+@_route("/tokens/inspect", "POST")
+def inspect_token() -> Response:
+    """The decoder's verdict; ``issuerBase`` defaults to the URL this request came in on."""
+    body = _body()
+    _only(body, "token", "issuerBase")
+    token = _field(body, "token", str, required=True)
+    base = _field(body, "issuerBase", str)
+    return json_response(
+        _controls().inspect_token(token, base if base is not None else issuer_base())
+    )
+
+
 # -- keys -----------------------------------------------------------------------------------
 @_route("/keys", "GET")
 def list_keys() -> Response:
@@ -372,10 +391,10 @@ def list_requests() -> Response:
     for key, value in request.args.items():
         if key not in _REQUEST_FILTERS:
             raise ControlError(f"unknown filter {key!r}; known: {', '.join(_REQUEST_FILTERS)}")
-        if key == "status":
-            if not value.isdigit():
-                raise ControlError("status: must be an integer")
-            filters["status"] = int(value)
+        if key in ("status", "limit"):
+            if not (value.isascii() and value.isdigit()) or len(value) > 9:
+                raise ControlError(f"{key}: must be an integer")
+            filters[key] = int(value)
         else:
             filters[_REQUEST_FILTERS[key]] = value
     controls = _controls()

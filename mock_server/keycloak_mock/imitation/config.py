@@ -212,6 +212,17 @@ class MockConfig:
         default=False,
         metadata={"help": "do not serve the test control API under /_mock"},
     )
+    disable_ui: bool = field(
+        default=False,
+        metadata={"help": "do not serve the page at / (needs the control API; off in the image)"},
+    )
+    allowed_hosts: str | None = field(
+        default=None,
+        metadata={
+            "help": "more Host names the page and /_mock answer, comma-separated, * for any "
+            "(IPs, localhost, names without a dot and the issuer host always pass)"
+        },
+    )
     admin_token: str | None = field(
         default=None,
         repr=False,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .config import ClientConfig, RealmConfig
+from .config import ClientConfig, RealmConfig, UserConfig
 from .errors import InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient
 from .ids import random_uuid
 from .state import ClientSession, MockState, UserSession
@@ -101,17 +101,7 @@ def refresh_grant(
     check_refresh_claims(realm, client, claims, issuer, now, check_expiry=True)
 
     with state.lock:
-        session = state.live_session(realm, claims["sid"], now)
-        user = realm.user_by_id(session.user_id) if session is not None else None
-        if session is None or user is None:
-            raise InvalidGrant("Session not active")
-        if not user.enabled:
-            raise InvalidGrant("User disabled")
-        if claims["iat"] < session.started:
-            raise InvalidGrant("Refresh token issued before the user session started")
-        client_session = session.clients.get(client.client_id)
-        if client_session is None:
-            raise InvalidGrant("Session doesn't have required client")
+        session, user, client_session = refresh_session(state, realm, client, claims, now)
         if realm.revoke_refresh_token:
             _check_reuse(realm, session, client.client_id, client_session, claims)
         session.last_refresh = now
@@ -164,6 +154,45 @@ def check_refresh_claims(
         raise InvalidGrant("Invalid refresh token. Token client and authorized client don't match")
 
 
+def refresh_session(
+    state: MockState,
+    realm: RealmConfig,
+    client: ClientConfig,
+    claims: Mapping[str, Any],
+    now: int,
+) -> tuple[UserSession, UserConfig, ClientSession]:
+    """The live session a verified refresh token continues, else Keycloak's refusal, in order.
+
+    Call under ``state.lock``; changes nothing, so the control API's token check shares it.
+    """
+    session = state.live_session(realm, claims["sid"], now)
+    user = realm.user_by_id(session.user_id) if session is not None else None
+    if session is None or user is None:
+        raise InvalidGrant("Session not active")
+    if not user.enabled:
+        raise InvalidGrant("User disabled")
+    if claims["iat"] < session.started:
+        raise InvalidGrant("Refresh token issued before the user session started")
+    client_session = session.clients.get(client.client_id)
+    if client_session is None:
+        raise InvalidGrant("Session doesn't have required client")
+    return session, user, client_session
+
+
+def reuse_refusal(
+    realm: RealmConfig, client_session: ClientSession, claims: Mapping[str, Any]
+) -> str | None:
+    """Why ``revokeRefreshToken`` refuses this token's next use, or ``None`` (changes nothing)."""
+    token_id = claims["jti"]
+    current = client_session.current_refresh_token
+    if current is not None and token_id != current and claims["iat"] < client_session.timestamp:
+        return "Stale token"
+    used = client_session.refresh_token_use_count if token_id == current else 0
+    if used > realm.refresh_token_max_reuse:
+        return "Maximum allowed refresh token reuse exceeded"
+    return None
+
+
 def _check_reuse(
     realm: RealmConfig,
     session: UserSession,
@@ -172,20 +201,15 @@ def _check_reuse(
     claims: Mapping[str, Any],
 ) -> None:
     """``revokeRefreshToken``: any failure detaches the client from the session, as in Keycloak."""
-    token_id = claims["jti"]
-    try:
-        current = client_session.current_refresh_token
-        if current is not None and token_id != current and claims["iat"] < client_session.timestamp:
-            raise InvalidGrant("Stale token")
-        if token_id != current:
-            client_session.current_refresh_token = token_id
-            client_session.refresh_token_use_count = 0
-        if client_session.refresh_token_use_count > realm.refresh_token_max_reuse:
-            raise InvalidGrant("Maximum allowed refresh token reuse exceeded")
-        client_session.refresh_token_use_count += 1
-    except InvalidGrant:
+    refusal = reuse_refusal(realm, client_session, claims)
+    if refusal is not None:
         session.clients.pop(client_id, None)
-        raise
+        raise InvalidGrant(refusal)
+    token_id = claims["jti"]
+    if token_id != client_session.current_refresh_token:
+        client_session.current_refresh_token = token_id
+        client_session.refresh_token_use_count = 0
+    client_session.refresh_token_use_count += 1
 
 
 def issue_tokens(

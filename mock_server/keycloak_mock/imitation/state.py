@@ -187,3 +187,11 @@ def session_is_valid(realm: RealmConfig, session: UserSession, now: int) -> bool
         session.last_refresh + realm.sso_session_idle_timeout > now
         and session.started + realm.sso_session_max_lifespan > now
     )
+
+
+def session_expiry(realm: RealmConfig, session: UserSession) -> int:
+    """The second from which ``session_is_valid`` is false: idle or max lifespan, the earlier."""
+    return min(
+        session.last_refresh + realm.sso_session_idle_timeout,
+        session.started + realm.sso_session_max_lifespan,
+    )

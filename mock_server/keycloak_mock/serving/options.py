@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar = "HOST"
             elif field.name == "port":
                 metavar = "PORT"
+            elif field.name == "allowed_hosts":
+                metavar = "HOSTS"
             parser.add_argument(flag(field.name), type=kind, metavar=metavar, help=help_text)
     return parser
 
