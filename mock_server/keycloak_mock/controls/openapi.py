@@ -600,6 +600,7 @@ def _control_paths() -> dict[str, Schema]:
 
     realm, user = param("realm"), param("username")
     filters = [param(n, "query") for n in ("realm", "username")]
+    key_realm = param("realm", "query")
     log_filters = [
         param(n, "query")
         for n in ("endpoint", "grantType", "realm", "clientId", "username", "status")
@@ -743,22 +744,27 @@ def _control_paths() -> dict[str, Schema]:
             "parameters": [param("session_id")],
             "delete": op("End one session", _json(_string_object("ended", ended=_INT), "1")),
         },
+        # Each realm has its own keys: ``realm`` picks one, the default realm when left out.
         f"{p}/keys": {
-            "get": op("Signing keys", keys),
-            "delete": op("Drop every key but the active one", keys),
+            "parameters": [key_realm],
+            "get": op("A realm's signing keys", keys),
+            "delete": op("Drop every key of the realm but the active one", keys),
         },
         f"{p}/keys/rotate": {
             "post": op(
-                "Rotate the signing key (old ones still verify)",
+                "Rotate a realm's signing key (old ones still verify)",
                 _json(_string_object("kid", "keys", kid=_STR, keys={"type": "array"}), "New key"),
                 request={
                     "type": "object",
                     "additionalProperties": False,
-                    "properties": {"privateKeyPem": _NULLABLE_STR},
+                    "properties": {"privateKeyPem": _NULLABLE_STR, "realm": _NULLABLE_STR},
                 },
             )
         },
-        f"{p}/keys/{{kid}}": {"parameters": [param("kid")], "delete": op("Drop a key", keys)},
+        f"{p}/keys/{{kid}}": {
+            "parameters": [param("kid"), key_realm],
+            "delete": op("Drop a key of a realm", keys),
+        },
         f"{p}/faults": {
             "get": op("Faults", faults),
             "post": op(

@@ -12,6 +12,7 @@ only until the token would have expired anyway, and purged on the same timer.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,7 +20,19 @@ from dataclasses import dataclass, field
 from .clock import Clock
 from .config import RealmConfig
 from .ids import random_uuid
-from .keys import HmacKey, SigningKey
+from .keys import (
+    POOL_KEY_RESOURCES,
+    HmacKey,
+    SigningKey,
+    assign_pool_keys,
+    bundled_key,
+    generated_key,
+    realm_file_key,
+)
+
+#: The realm that gets the server's own key (the dev key, ``--signing-key``): finAPI's example.
+DEFAULT_REALM = "customer"
+_log = logging.getLogger("keycloak_mock")
 
 _PURGE_INTERVAL_SECONDS = 30
 
@@ -43,6 +56,9 @@ class UserSession:
     started: int
     last_refresh: int
     clients: dict[str, ClientSession] = field(default_factory=dict)
+    #: An offline session (``offline_access``): its own store and timeouts, same id as the
+    #: online session it was created with, as in Keycloak.
+    offline: bool = False
 
 
 class MockState:
@@ -57,8 +73,26 @@ class MockState:
         self._pristine_key = signing_key
         self.realms: dict[str, RealmConfig] = dict(self._pristine_realms)
         self.sessions: dict[str, UserSession] = {}
-        #: Published keys, the active one first; rotation prepends a key, the old ones still verify.
-        self.signing_keys: list[SigningKey] = [signing_key]
+        self.offline_sessions: dict[str, UserSession] = {}
+        #: The realm signing with the server's key: ``customer`` if served, else the first realm.
+        self.default_realm = (
+            DEFAULT_REALM
+            if DEFAULT_REALM in self._pristine_realms
+            else next(iter(self._pristine_realms), DEFAULT_REALM)
+        )
+        pool_users = [
+            name
+            for name, realm in self._pristine_realms.items()
+            if name != self.default_realm and not realm.signing_keys
+        ]
+        self._pristine_pool = assign_pool_keys(pool_users)
+        self._pool = dict(self._pristine_pool)
+        #: Each realm's published keys, the active one first, built when the realm first needs
+        #: them; rotation prepends a key and the old ones still verify until dropped.
+        self._realm_keys: dict[str, list[SigningKey]] = {}
+        #: The keys a realm starts with, kept parsed across resets.
+        self._initial_keys: dict[str, list[SigningKey]] = {}
+        self._pool_keys: dict[int, SigningKey] = {}
         self._refresh_keys: dict[tuple[str, str | None], HmacKey] = {}
         self._last_purge = 0
         #: ``jti`` of revoked access tokens -> the second after which the entry can go.
@@ -79,23 +113,104 @@ class MockState:
     def add_realm(self, realm: RealmConfig) -> None:
         with self.lock:
             self.realms[realm.realm] = realm
+            fresh = realm.realm not in self._pool and realm.realm != self.default_realm
+            if fresh and not realm.signing_keys:
+                used = {i for i in self._pool.values() if i is not None}
+                self._pool.update(assign_pool_keys([realm.realm], used))
+            # A realm added again starts with the keys its definition names.
+            self._realm_keys.pop(realm.realm, None)
+            self._initial_keys.pop(realm.realm, None)
+            for cached in [c for c in self._refresh_keys if c[0] == realm.realm]:
+                del self._refresh_keys[cached]
 
     # -- keys -----------------------------------------------------------------------------
+    def realm_keys(self, realm: str) -> list[SigningKey]:
+        """The realm's published RSA keys, the active one first (a copy)."""
+        with self.lock:
+            return list(self._keys_of(realm))
+
+    def active_key_of(self, realm: str) -> SigningKey:
+        """The key that signs the realm's access and ID tokens."""
+        keys = self._realm_keys.get(realm)
+        if keys is None:
+            with self.lock:
+                keys = self._keys_of(realm)
+        return keys[0]
+
+    def set_realm_keys(self, realm: str, keys: list[SigningKey]) -> None:
+        with self.lock:
+            self._keys_of(realm)
+            self._realm_keys[realm] = list(keys)
+
+    @property
+    def signing_keys(self) -> list[SigningKey]:
+        """The default realm's published keys, the active one first."""
+        return self.realm_keys(self.default_realm)
+
     @property
     def active_key(self) -> SigningKey:
-        return self.signing_keys[0]
+        """The default realm's signing key."""
+        return self.active_key_of(self.default_realm)
 
-    def key_by_kid(self, kid: str) -> SigningKey | None:
-        return next((k for k in self.signing_keys if k.kid == kid), None)
+    def key_by_kid(self, kid: str, realm: str | None = None) -> SigningKey | None:
+        """A key ``realm`` publishes (any realm's if ``None``) with this ``kid``."""
+        with self.lock:
+            names = [realm] if realm is not None else [self.default_realm, *self.realms]
+            for name in names:
+                if name not in self.realms and name != self.default_realm:
+                    continue
+                found = next((k for k in self._keys_of(name) if k.kid == kid), None)
+                if found is not None:
+                    return found
+        return None
 
     def refresh_key(self, realm: RealmConfig) -> HmacKey:
-        """The realm's HS512 key, derived from the start-up key so rotation keeps sessions alive."""
+        """The realm's HS512 key, derived from its first key so rotation keeps sessions alive."""
         cache_key = (realm.realm, realm.refresh_token_secret)
         key = self._refresh_keys.get(cache_key)
         if key is None:
-            key = self._pristine_key.refresh_key(realm.realm, realm.refresh_token_secret)
+            with self.lock:
+                self._keys_of(realm.realm)
+                base = self._initial_keys[realm.realm][0]
+            key = base.refresh_key(realm.realm, realm.refresh_token_secret)
             self._refresh_keys[cache_key] = key
         return key
+
+    def _keys_of(self, name: str) -> list[SigningKey]:
+        """Under the lock: the realm's current keys, parsed on first use."""
+        keys = self._realm_keys.get(name)
+        if keys is None:
+            initial = self._initial_keys.get(name)
+            if initial is None:
+                initial = self._initial_keys[name] = self._load_keys(name)
+            keys = self._realm_keys[name] = list(initial)
+        return keys
+
+    def _load_keys(self, name: str) -> list[SigningKey]:
+        realm = self.realms.get(name) or self._pristine_realms.get(name)
+        if realm is not None and realm.signing_keys:
+            return [
+                realm_file_key(k.private_key_pem, k.origin, k.certificate_b64)
+                for k in realm.signing_keys
+            ]
+        if name == self.default_realm:
+            return [self._pristine_key]
+        index = self._pool.get(name)
+        if index is None and name not in self._pool:
+            used = {i for i in self._pool.values() if i is not None}
+            index = self._pool[name] = assign_pool_keys([name], used)[name]
+        if index is None:
+            _log.warning(
+                "realm %s: all %d bundled realm keys are taken, generating a key that will not "
+                "survive a restart (give the realm a key in its realm file)",
+                name,
+                len(POOL_KEY_RESOURCES),
+            )
+            return [generated_key()]
+        key = self._pool_keys.get(index)
+        if key is None:
+            key = self._pool_keys[index] = bundled_key(POOL_KEY_RESOURCES[index])
+        return [key]
 
     # -- sessions -------------------------------------------------------------------------
     def create_session(
@@ -115,12 +230,31 @@ class MockState:
                 self._purge(now)
         return session
 
-    def session(self, session_id: str) -> UserSession | None:
-        return self.sessions.get(session_id)
+    def create_offline_session(self, online: UserSession, client_id: str, now: int) -> UserSession:
+        """Keycloak's ``createOrUpdateOfflineSession``: the online session's id, a life apart."""
+        with self.lock:
+            session = self.offline_sessions.get(online.id)
+            if session is None:
+                session = UserSession(
+                    id=online.id,
+                    realm=online.realm,
+                    user_id=online.user_id,
+                    started=now,
+                    last_refresh=now,
+                    offline=True,
+                )
+                self.offline_sessions[session.id] = session
+            session.clients.setdefault(client_id, ClientSession(timestamp=now))
+            return session
 
-    def live_session(self, realm: RealmConfig, session_id: str, now: int) -> UserSession | None:
+    def session(self, session_id: str, *, offline: bool = False) -> UserSession | None:
+        return (self.offline_sessions if offline else self.sessions).get(session_id)
+
+    def live_session(
+        self, realm: RealmConfig, session_id: str, now: int, *, offline: bool = False
+    ) -> UserSession | None:
         """The session if it exists, belongs to ``realm`` and has not timed out."""
-        session = self.sessions.get(session_id)
+        session = self.session(session_id, offline=offline)
         if (
             session is None
             or session.realm != realm.realm
@@ -129,16 +263,21 @@ class MockState:
             return None
         return session
 
-    def end_session(self, session_id: str) -> bool:
+    def end_session(self, session_id: str, *, offline: bool = False) -> bool:
         with self.lock:
-            return self.sessions.pop(session_id, None) is not None
+            store = self.offline_sessions if offline else self.sessions
+            return store.pop(session_id, None) is not None
 
     def end_sessions(self, predicate: Callable[[UserSession], bool]) -> int:
+        """End the online and offline sessions ``predicate`` picks; how many ended."""
         with self.lock:
-            doomed = [sid for sid, s in self.sessions.items() if predicate(s)]
-            for sid in doomed:
-                del self.sessions[sid]
-            return len(doomed)
+            ended = 0
+            for store in (self.sessions, self.offline_sessions):
+                doomed = [sid for sid, s in store.items() if predicate(s)]
+                for sid in doomed:
+                    del store[sid]
+                ended += len(doomed)
+            return ended
 
     # -- revoked access tokens ------------------------------------------------------------
     def revoke_access_token(self, token_id: str, exp: int, now: int) -> None:
@@ -174,8 +313,14 @@ class MockState:
         with self.lock:
             self.realms = dict(self._pristine_realms)
             self.sessions.clear()
+            self.offline_sessions.clear()
             self.revoked_access_tokens.clear()
-            self.signing_keys = [self._pristine_key]
+            self._pool = dict(self._pristine_pool)
+            self._realm_keys.clear()
+            for name in [n for n in self._initial_keys if n not in self._pristine_realms]:
+                del self._initial_keys[name]
+            for cached in [c for c in self._refresh_keys if c[0] not in self._pristine_realms]:
+                del self._refresh_keys[cached]
             self._last_purge = 0
             self.clock.reset()
             for listener in self.reset_listeners:
@@ -183,6 +328,12 @@ class MockState:
 
 
 def session_is_valid(realm: RealmConfig, session: UserSession, now: int) -> bool:
+    if session.offline:
+        # Offline sessions: their own idle timeout; a maximum only where the realm enables one.
+        return session.last_refresh + realm.offline_session_idle_timeout > now and (
+            not realm.offline_session_max_lifespan_enabled
+            or session.started + realm.offline_session_max_lifespan > now
+        )
     return (
         session.last_refresh + realm.sso_session_idle_timeout > now
         and session.started + realm.sso_session_max_lifespan > now

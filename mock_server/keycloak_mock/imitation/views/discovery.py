@@ -68,7 +68,7 @@ def openid_configuration(realm_name: str) -> Response:
 @blueprint.route("/realms/<realm_name>/protocol/openid-connect/certs", methods=["GET"])
 def certs(realm_name: str) -> Response:
     realm = require_realm(realm_name)
-    keys = [key.jwk(realm.realm) for key in state().signing_keys]
+    keys = [key.jwk(realm.realm) for key in state().realm_keys(realm.realm)]
     return json_response({"keys": keys}, headers={"Cache-Control": "no-cache"})
 
 
@@ -80,7 +80,7 @@ def realm_info(realm_name: str) -> Response:
     base = realm_url(realm.realm)
     body = {
         "realm": realm.realm,
-        "public_key": state().active_key.public_key_b64,
+        "public_key": state().active_key_of(realm.realm).public_key_b64,
         "token-service": f"{base}/protocol/openid-connect",
         "account-service": f"{base}/account",
         "tokens-not-before": realm.not_before,
