@@ -133,7 +133,7 @@ class Controls:
                 raise ControlError(
                     f"Conflict detected. Realm {new.realm!r} exists", status=409, error="conflict"
                 )
-            self.state.add_realm(new)
+            validated(self.state.add_realm, new)
         return realm_summary(new)
 
     def update_realm(self, name: str, changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -94,6 +94,11 @@ class MockState:
         self._initial_keys: dict[str, list[SigningKey]] = {}
         self._pool_keys: dict[int, SigningKey] = {}
         self._refresh_keys: dict[tuple[str, str | None], HmacKey] = {}
+        # Keys a realm file carries are parsed now, so a bad one stops the start with its JSON
+        # path; the default path (bundled keys) stays lazy.
+        for name, realm in self._pristine_realms.items():
+            if realm.signing_keys:
+                self._keys_of(name)
         self._last_purge = 0
         #: ``jti`` of revoked access tokens -> the second after which the entry can go.
         self.revoked_access_tokens: dict[str, int] = {}
@@ -111,6 +116,7 @@ class MockState:
             return realm
 
     def add_realm(self, realm: RealmConfig) -> None:
+        """Serve ``realm``; raises ``ConfigError`` (and adds nothing) if its keys are unusable."""
         with self.lock:
             self.realms[realm.realm] = realm
             fresh = realm.realm not in self._pool and realm.realm != self.default_realm
@@ -122,6 +128,12 @@ class MockState:
             self._initial_keys.pop(realm.realm, None)
             for cached in [c for c in self._refresh_keys if c[0] == realm.realm]:
                 del self._refresh_keys[cached]
+            if realm.signing_keys:
+                try:
+                    self._keys_of(realm.realm)
+                except Exception:
+                    del self.realms[realm.realm]
+                    raise
 
     # -- keys -----------------------------------------------------------------------------
     def realm_keys(self, realm: str) -> list[SigningKey]:
