@@ -253,7 +253,7 @@ class MockConfig:
     )
     issuer_url: str | None = field(
         default=None,
-        metadata={"help": "public base URL for `iss` and discovery (default: from the request)"},
+        metadata={"help": "public base URL for `iss` and discovery"},
     )
     allow_remote: bool = field(
         default=False,
