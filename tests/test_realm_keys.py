@@ -226,3 +226,24 @@ def test_jwks_certificates_name_the_realm(realms_server: MockServer, realm: str)
     key = certs(realms_server, realm)["keys"][0]
     cert = x509.load_der_x509_certificate(base64.b64decode(key["x5c"][0]))
     assert cert.subject.rfc4514_string() == f"CN={realm}"
+
+
+def test_a_realm_update_with_key_providers_signs_with_them(realms_server: MockServer) -> None:
+    own = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    components = {"org.keycloak.keys.KeyProvider": [_export_component(own)]}
+    response = requests.patch(
+        f"{realms_server.url}/_mock/realms/sandbox-mandator",
+        json={"components": components},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert "components" not in response.json()  # keys are never shown
+    assert kids(realms_server, "sandbox-mandator") == [SigningKey(own).kid]
+    bad = {"org.keycloak.keys.KeyProvider": [{"providerId": "rsa", "config": {"privateKey": "x"}}]}
+    refused = requests.patch(
+        f"{realms_server.url}/_mock/realms/sandbox-mandator",
+        json={"components": bad},
+        timeout=10,
+    )
+    assert refused.status_code == 400
+    assert kids(realms_server, "sandbox-mandator") == [SigningKey(own).kid]

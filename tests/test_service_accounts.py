@@ -270,3 +270,22 @@ def test_realm_file_path_is_named_for_a_bad_flag(tmp_path: Path) -> None:
     path.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"clients\[0\]\.serviceAccountsEnabled: expected a bool"):
         load_realm_file(path)
+
+
+@pytest.mark.keycloak_realm(
+    clients=[
+        {"clientId": "demobank-cli", "publicClient": True},
+        {"clientId": "batch-job", "secret": "TEST-ONLY-batch", "serviceAccountsEnabled": True},
+    ]
+)
+def test_the_pytest_plugin_defines_a_service_account(keycloak_mock: Any) -> None:
+    response = requests.post(
+        keycloak_mock.token_url,
+        data={"grant_type": "client_credentials"},
+        auth=("batch-job", "TEST-ONLY-batch"),
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    assert claims["preferred_username"] == "service-account-batch-job"
+    assert "service-account-batch-job" in [u["username"] for u in keycloak_mock.users()]

@@ -141,6 +141,9 @@ class Controls:
         with self.state.lock:
             current = self._realm(name)
             updated = dataclasses.replace(current, **realm_changes(name, changes))
+            if "signing_keys" in changes:
+                # New keys from the realm's key providers: the realm signs with them from now on.
+                validated(self.state.add_realm, updated)
             self.state.realms[name] = updated
             kept = {u.id for u in updated.users}
             self.state.end_sessions(lambda s: s.realm == name and s.user_id not in kept)

@@ -118,6 +118,7 @@ class MockState:
     def add_realm(self, realm: RealmConfig) -> None:
         """Serve ``realm``; raises ``ConfigError`` (and adds nothing) if its keys are unusable."""
         with self.lock:
+            previous = self.realms.get(realm.realm)
             self.realms[realm.realm] = realm
             fresh = realm.realm not in self._pool and realm.realm != self.default_realm
             if fresh and not realm.signing_keys:
@@ -132,7 +133,12 @@ class MockState:
                 try:
                     self._keys_of(realm.realm)
                 except Exception:
-                    del self.realms[realm.realm]
+                    if previous is None:
+                        del self.realms[realm.realm]
+                    else:
+                        self.realms[realm.realm] = previous
+                        self._realm_keys.pop(realm.realm, None)
+                        self._initial_keys.pop(realm.realm, None)
                     raise
 
     # -- keys -----------------------------------------------------------------------------
