@@ -4,6 +4,7 @@ same realm file gives the same keys after a restart."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from keycloak_mock import MockConfig, MockServer, create_app, load_signing_key
 from keycloak_mock.imitation.errors import ConfigError
-from keycloak_mock.imitation.keys import POOL_KEY_RESOURCES, SigningKey, assign_pool_keys
+from keycloak_mock.imitation.keys import POOL_KEY_RESOURCES, assign_pool_keys, keycloak_key_id
 
 from .conftest import REALMS_FILE
 from .sessions_support import login
@@ -115,7 +116,9 @@ def test_many_realms_all_get_distinct_keys(tmp_path: Path) -> None:
     assert len(set(published)) == 10
 
 
-def _export_component(key: rsa.RSAPrivateKey, priority: int = 100) -> dict[str, Any]:
+def _export_component(
+    key: rsa.RSAPrivateKey, priority: int = 100, kid: str | None = None
+) -> dict[str, Any]:
     """A key provider as a Keycloak realm export writes it: base64 DER, values in lists."""
     der = key.private_bytes(
         serialization.Encoding.DER,
@@ -130,6 +133,7 @@ def _export_component(key: rsa.RSAPrivateKey, priority: int = 100) -> dict[str, 
             "privateKey": [base64.b64encode(der).decode()],
             "keyUse": ["SIG"],
             "priority": [str(priority)],
+            **({"kid": [kid]} if kid else {}),
         },
     }
 
@@ -152,7 +156,10 @@ def test_a_realm_signs_with_the_key_its_realm_file_carries(tmp_path: Path) -> No
     path = tmp_path / "exported.json"
     path.write_text(json.dumps(realm), encoding="utf-8")
     with MockServer(MockConfig(port=0, config=str(path))) as server:
-        assert kids(server, "exported") == [SigningKey(own).kid, SigningKey(older).kid]
+        assert kids(server, "exported") == [
+            keycloak_key_id(own.public_key()),
+            keycloak_key_id(older.public_key()),
+        ]
         token = login(server, realm="exported")["access_token"]
         claims = jwt.decode(
             token, own.public_key(), algorithms=["RS256"], options={"verify_aud": False}
@@ -238,7 +245,7 @@ def test_a_realm_update_with_key_providers_signs_with_them(realms_server: MockSe
     )
     assert response.status_code == 200, response.text
     assert "components" not in response.json()  # keys are never shown
-    assert kids(realms_server, "sandbox-mandator") == [SigningKey(own).kid]
+    assert kids(realms_server, "sandbox-mandator") == [keycloak_key_id(own.public_key())]
     bad = {"org.keycloak.keys.KeyProvider": [{"providerId": "rsa", "config": {"privateKey": "x"}}]}
     refused = requests.patch(
         f"{realms_server.url}/_mock/realms/sandbox-mandator",
@@ -246,4 +253,27 @@ def test_a_realm_update_with_key_providers_signs_with_them(realms_server: MockSe
         timeout=10,
     )
     assert refused.status_code == 400
-    assert kids(realms_server, "sandbox-mandator") == [SigningKey(own).kid]
+    assert kids(realms_server, "sandbox-mandator") == [keycloak_key_id(own.public_key())]
+
+
+def test_kids_are_keycloaks_or_the_providers_own(tmp_path: Path) -> None:
+    """``KeyUtils.createKeyId``: SHA-256 of the public key's X.509 encoding, unless configured."""
+    derived = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    named = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    spki = derived.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    expected = base64.urlsafe_b64encode(hashlib.sha256(spki).digest()).rstrip(b"=").decode()
+    realm = {
+        "realm": "exported",
+        "components": {
+            "org.keycloak.keys.KeyProvider": [
+                _export_component(derived, priority=100),
+                _export_component(named, priority=50, kid="my-own-kid"),
+            ]
+        },
+    }
+    path = tmp_path / "exported.json"
+    path.write_text(json.dumps(realm), encoding="utf-8")
+    with MockServer(MockConfig(port=0, config=str(path))) as server:
+        assert kids(server, "exported") == [expected, "my-own-kid"]

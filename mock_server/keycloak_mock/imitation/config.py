@@ -183,6 +183,8 @@ class RealmKey:
 
     private_key_pem: str = field(repr=False)
     certificate_b64: str | None = field(default=None, repr=False)
+    #: The provider's configured ``kid``; Keycloak's derived one when ``None``.
+    kid: str | None = None
     priority: int = 0
     active: bool = True
     #: Where it came from, for error messages: the JSON path of the component.
@@ -204,8 +206,8 @@ def complete_user(realm: str, user: UserConfig) -> UserConfig:
     """Fill in what Keycloak fills in on user creation: an id, lower-case username and e-mail."""
     username = user.username.lower()
     user_id = user.id or _user_id(realm, username)
-    # Keycloak stores e-mail addresses lower-cased (its user adapters' setEmail).
-    email = user.email.lower() if user.email else user.email
+    # Keycloak stores e-mail addresses lower-cased, a blank one as none (user adapters' setEmail).
+    email = user.email.lower() if user.email and user.email.strip() else None
     if username == user.username and user_id == user.id and email == user.email:
         return user
     return dataclasses.replace(user, username=username, id=user_id, email=email)

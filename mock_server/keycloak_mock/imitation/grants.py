@@ -20,7 +20,7 @@ from .errors import (
     UnauthorizedClient,
 )
 from .ids import random_uuid
-from .state import ClientSession, MockState, UserSession
+from .state import ClientSession, MockState, UserSession, session_is_valid
 from .tokens import (
     OFFLINE_ACCESS,
     TOKEN_TYPE_OFFLINE,
@@ -178,6 +178,8 @@ def refresh_grant(
     offline = claims["typ"] == TOKEN_TYPE_OFFLINE
 
     with state.lock:
+        if offline:
+            _check_offline_session(state, realm, claims["sid"], now)
         session = state.live_session(realm, claims["sid"], now, offline=offline)
         user = realm.user_by_id(session.user_id) if session is not None else None
         if session is None or user is None:
@@ -208,6 +210,17 @@ def refresh_grant(
         ),
     )
     return issue_tokens(state, grant, session, now, refresh_scope=claims["scope"])
+
+
+def _check_offline_session(state: MockState, realm: RealmConfig, sid: str, now: int) -> None:
+    """Keycloak's wording for offline tokens: a missing offline session, or a timed-out one
+    (which it revokes on the spot)."""
+    session = state.session(sid, offline=True)
+    if session is None or session.realm != realm.realm:
+        raise InvalidGrant("Offline user session not found")
+    if not session_is_valid(realm, session, now):
+        state.end_session(sid, offline=True)
+        raise InvalidGrant("Offline session not active")
 
 
 def decode_refresh_token(state: MockState, realm: RealmConfig, encoded: str) -> dict[str, Any]:

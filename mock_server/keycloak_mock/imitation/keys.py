@@ -75,14 +75,17 @@ class SigningKey:
         numbers = self.private_key.public_key().public_numbers()
         self.n = _int_b64url(numbers.n)
         self.e = _int_b64url(numbers.e)
-        thumbprint_input = json.dumps(
-            {"e": self.e, "kty": "RSA", "n": self.n}, separators=(",", ":"), sort_keys=True
-        )
-        self.kid = b64url(hashlib.sha256(thumbprint_input.encode()).digest())
         der = self.public_key.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         self.public_key_b64 = base64.b64encode(der).decode("ascii")
+        if not self.kid:
+            # The server's own key keeps the RFC 7638 thumbprint it has always had; realm keys
+            # are given Keycloak's ``kid`` by their loaders (``keycloak_key_id``).
+            thumbprint_input = json.dumps(
+                {"e": self.e, "kty": "RSA", "n": self.n}, separators=(",", ":"), sort_keys=True
+            )
+            self.kid = b64url(hashlib.sha256(thumbprint_input.encode()).digest())
 
     @property
     def public_key(self) -> rsa.RSAPublicKey:
@@ -174,27 +177,45 @@ def load_signing_key(path: str | None = None, *, generate: bool = False) -> Sign
     return SigningKey(parse_private_key(pem, path))
 
 
-def bundled_key(resource: str) -> SigningKey:
+def keycloak_key_id(public_key: rsa.RSAPublicKey) -> str:
+    """Keycloak's ``kid`` for an RSA key (``KeyUtils.createKeyId``): base64url of the SHA-256
+    of the public key's X.509 encoding (SubjectPublicKeyInfo DER)."""
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return b64url(hashlib.sha256(der).digest())
+
+
+def bundled_key(resource: str, *, keycloak_kid: bool = False) -> SigningKey:
     """A key shipped in ``keycloak_mock/data`` (TEST-ONLY), parsed without OpenSSL's slow check."""
     pem = resources.files("keycloak_mock").joinpath("data").joinpath(resource).read_bytes()
     # Shipped with the package and checked by the test suite: skipping OpenSSL's RSA
     # consistency check saves ~50 ms per key (a user's key is still checked).
-    return SigningKey(parse_private_key(pem, f"the bundled key {resource}", validate=False))
+    key = parse_private_key(pem, f"the bundled key {resource}", validate=False)
+    return SigningKey(key, kid=keycloak_key_id(key.public_key()) if keycloak_kid else "")
 
 
-def realm_file_key(pem_or_base64: str, origin: str, certificate: str | None = None) -> SigningKey:
-    """A key from a realm export's key provider: PEM, or base64 DER as Keycloak exports it."""
+def realm_file_key(
+    pem_or_base64: str, origin: str, certificate: str | None = None, kid: str | None = None
+) -> SigningKey:
+    """A key from a realm export's key provider: PEM, or base64 DER as Keycloak exports it.
+
+    ``kid`` is the provider's configured one, else Keycloak's, so tokens a real Keycloak signed
+    with the exported key name a ``kid`` the mock publishes.
+    """
     text = pem_or_base64.strip()
     if text.startswith("-----BEGIN"):
-        return SigningKey(parse_private_key(text.encode(), origin), certificate=certificate)
-    try:
-        der = base64.b64decode(text, validate=True)
-        key = serialization.load_der_private_key(der, password=None)
-    except (ValueError, TypeError):
-        raise ConfigError(f"{origin}: not a PEM or base64 DER RSA private key") from None
-    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
-        raise ConfigError(f"{origin}: must be an RSA key of at least 2048 bits (RS256)")
-    return SigningKey(key, certificate=certificate)
+        key = parse_private_key(text.encode(), origin)
+    else:
+        try:
+            der = base64.b64decode(text, validate=True)
+            loaded = serialization.load_der_private_key(der, password=None)
+        except (ValueError, TypeError):
+            raise ConfigError(f"{origin}: not a PEM or base64 DER RSA private key") from None
+        if not isinstance(loaded, rsa.RSAPrivateKey) or loaded.key_size < 2048:
+            raise ConfigError(f"{origin}: must be an RSA key of at least 2048 bits (RS256)")
+        key = loaded
+    return SigningKey(key, kid=kid or keycloak_key_id(key.public_key()), certificate=certificate)
 
 
 def generated_key() -> SigningKey:

@@ -172,9 +172,20 @@ def _key_providers(node: object, path: str) -> tuple[RealmKey, ...]:
         config = _expect(provider.get("config", {}), dict, f"{where}.config")
         settings = {
             key: _first_value(config[key], f"{where}.config.{key}")
-            for key in ("privateKey", "certificate", "priority", "enabled", "active", "algorithm")
+            for key in (
+                "privateKey",
+                "certificate",
+                "kid",
+                "keyUse",
+                "priority",
+                "enabled",
+                "active",
+                "algorithm",
+            )
             if key in config
         }
+        if settings.get("keyUse", "SIG").upper() == "ENC":
+            continue  # an encryption key: published by Keycloak as use "enc", never signs
         if settings.get("algorithm", "RS256") != "RS256" or settings.get("enabled") == "false":
             continue
         if "privateKey" not in settings:
@@ -187,6 +198,7 @@ def _key_providers(node: object, path: str) -> tuple[RealmKey, ...]:
             RealmKey(
                 private_key_pem=settings["privateKey"],
                 certificate_b64=settings.get("certificate"),
+                kid=settings.get("kid"),
                 priority=priority,
                 active=settings.get("active", "true") != "false",
                 origin=f"{where}.config.privateKey",

@@ -208,7 +208,7 @@ class MockState:
         realm = self.realms.get(name) or self._pristine_realms.get(name)
         if realm is not None and realm.signing_keys:
             return [
-                realm_file_key(k.private_key_pem, k.origin, k.certificate_b64)
+                realm_file_key(k.private_key_pem, k.origin, k.certificate_b64, k.kid)
                 for k in realm.signing_keys
             ]
         if name == self.default_realm:
@@ -227,7 +227,7 @@ class MockState:
             return [generated_key()]
         key = self._pool_keys.get(index)
         if key is None:
-            key = self._pool_keys[index] = bundled_key(POOL_KEY_RESOURCES[index])
+            key = self._pool_keys[index] = bundled_key(POOL_KEY_RESOURCES[index], keycloak_kid=True)
         return [key]
 
     # -- sessions -------------------------------------------------------------------------
