@@ -122,9 +122,10 @@ def check_access_token(
     now: int | None = None,
 ) -> VerifiedAccessToken:
     """``verify_access_token`` for callers that have the state and want the realm as well."""
-    claims = verify_rs256_signature(token, state, realm)
+    # Any realm's key first, so a token of another realm gets the clearer issuer message.
+    claims = verify_rs256_signature(token, state)
     realm_name = _check_issuer(claims, state, issuer_base, realm)
-    if realm is None and state.key_by_kid(_kid_of(token), realm_name) is None:
+    if state.key_by_kid(_kid_of(token), realm_name) is None:
         # Genuine, but signed by another realm's key: that realm's JWKS would not verify it.
         raise TokenVerificationError(
             f"Unknown signing key: realm '{realm_name}' does not publish the token's key"
