@@ -289,3 +289,9 @@ def test_the_pytest_plugin_defines_a_service_account(keycloak_mock: Any) -> None
     claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
     assert claims["preferred_username"] == "service-account-batch-job"
     assert "service-account-batch-job" in [u["username"] for u in keycloak_mock.users()]
+
+
+def test_discovery_lists_the_grant(server: MockServer) -> None:
+    url = f"{server.url}/realms/customer/.well-known/openid-configuration"
+    document = requests.get(url, timeout=10).json()
+    assert "client_credentials" in document["grant_types_supported"]

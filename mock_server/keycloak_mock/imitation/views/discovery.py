@@ -46,7 +46,7 @@ def openid_configuration(realm_name: str) -> Response:
         scopes.update(client.default_client_scopes, client.optional_client_scopes)
     document.update(
         {
-            "grant_types_supported": ["password", "refresh_token"],
+            "grant_types_supported": ["client_credentials", "password", "refresh_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": _CLIENT_AUTH_METHODS,
