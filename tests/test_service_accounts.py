@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from keycloak import KeycloakOpenID
 
 from demobank_client import AuthError, Settings, TokenManager
 from keycloak_mock import MockConfig, MockServer
@@ -295,3 +296,16 @@ def test_discovery_lists_the_grant(server: MockServer) -> None:
     url = f"{server.url}/realms/customer/.well-known/openid-configuration"
     document = requests.get(url, timeout=10).json()
     assert "client_credentials" in document["grant_types_supported"]
+
+
+def test_python_keycloak_client_credentials(server: MockServer) -> None:
+    openid = KeycloakOpenID(
+        server_url=server.url + "/",
+        realm_name="customer",
+        client_id=SERVICE["client_id"],
+        client_secret_key=SERVICE["client_secret"],
+    )
+    token = openid.token(grant_type="client_credentials")
+    assert "refresh_token" not in token
+    claims = openid.decode_token(token["access_token"], validate=True)
+    assert claims["preferred_username"] == "service-account-reporting-service"
