@@ -277,3 +277,16 @@ def test_kids_are_keycloaks_or_the_providers_own(tmp_path: Path) -> None:
     path.write_text(json.dumps(realm), encoding="utf-8")
     with MockServer(MockConfig(port=0, config=str(path))) as server:
         assert kids(server, "exported") == [expected, "my-own-kid"]
+
+
+def test_reset_brings_back_the_keys_a_realm_started_with(realms_server: MockServer) -> None:
+    before = kids(realms_server, "sandbox-mandator")
+    own = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    components = {"org.keycloak.keys.KeyProvider": [_export_component(own)]}
+    base = f"{realms_server.url}/_mock"
+    requests.patch(f"{base}/realms/sandbox-mandator", json={"components": components}, timeout=10)
+    requests.post(f"{base}/keys/rotate", json={"realm": "customer"}, timeout=30)
+    assert kids(realms_server, "sandbox-mandator") != before
+    requests.post(f"{base}/reset", json={}, timeout=10)
+    assert kids(realms_server, "sandbox-mandator") == before
+    assert kids(realms_server, "customer") == [load_signing_key().kid]

@@ -1,4 +1,4 @@
-"""Per-app mutable state: current realms, user sessions, signing keys, the clock.
+"""Per-app mutable state: current realms, user sessions (online and offline), keys, the clock.
 
 One ``MockState`` lives in each Flask app (``app.extensions``), never at module level, so two
 servers in one process share nothing.  Every mutation happens under one lock; token *signing*
@@ -12,7 +12,6 @@ only until the token would have expired anyway, and purged on the same timer.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,19 +19,8 @@ from dataclasses import dataclass, field
 from .clock import Clock
 from .config import RealmConfig
 from .ids import random_uuid
-from .keys import (
-    POOL_KEY_RESOURCES,
-    HmacKey,
-    SigningKey,
-    assign_pool_keys,
-    bundled_key,
-    generated_key,
-    realm_file_key,
-)
-
-#: The realm that gets the server's own key (the dev key, ``--signing-key``): finAPI's example.
-DEFAULT_REALM = "customer"
-_log = logging.getLogger("keycloak_mock")
+from .keys import HmacKey, SigningKey
+from .realmkeys import RealmKeys
 
 _PURGE_INTERVAL_SECONDS = 30
 
@@ -70,35 +58,10 @@ class MockState:
         self.lock = threading.RLock()
         self.clock = clock
         self._pristine_realms = {realm.realm: realm for realm in realms}
-        self._pristine_key = signing_key
         self.realms: dict[str, RealmConfig] = dict(self._pristine_realms)
         self.sessions: dict[str, UserSession] = {}
         self.offline_sessions: dict[str, UserSession] = {}
-        #: The realm signing with the server's key: ``customer`` if served, else the first realm.
-        self.default_realm = (
-            DEFAULT_REALM
-            if DEFAULT_REALM in self._pristine_realms
-            else next(iter(self._pristine_realms), DEFAULT_REALM)
-        )
-        pool_users = [
-            name
-            for name, realm in self._pristine_realms.items()
-            if name != self.default_realm and not realm.signing_keys
-        ]
-        self._pristine_pool = assign_pool_keys(pool_users)
-        self._pool = dict(self._pristine_pool)
-        #: Each realm's published keys, the active one first, built when the realm first needs
-        #: them; rotation prepends a key and the old ones still verify until dropped.
-        self._realm_keys: dict[str, list[SigningKey]] = {}
-        #: The keys a realm starts with, kept parsed across resets.
-        self._initial_keys: dict[str, list[SigningKey]] = {}
-        self._pool_keys: dict[int, SigningKey] = {}
-        self._refresh_keys: dict[tuple[str, str | None], HmacKey] = {}
-        # Keys a realm file carries are parsed now, so a bad one stops the start with its JSON
-        # path; the default path (bundled keys) stays lazy.
-        for name, realm in self._pristine_realms.items():
-            if realm.signing_keys:
-                self._keys_of(name)
+        self.keys = RealmKeys(self._pristine_realms, signing_key, self.lock, lambda: self.realms)
         self._last_purge = 0
         #: ``jti`` of revoked access tokens -> the second after which the entry can go.
         self.revoked_access_tokens: dict[str, int] = {}
@@ -120,115 +83,50 @@ class MockState:
         with self.lock:
             previous = self.realms.get(realm.realm)
             self.realms[realm.realm] = realm
-            fresh = realm.realm not in self._pool and realm.realm != self.default_realm
-            if fresh and not realm.signing_keys:
-                used = {i for i in self._pool.values() if i is not None}
-                self._pool.update(assign_pool_keys([realm.realm], used))
-            # A realm added again starts with the keys its definition names.
-            self._realm_keys.pop(realm.realm, None)
-            self._initial_keys.pop(realm.realm, None)
-            for cached in [c for c in self._refresh_keys if c[0] == realm.realm]:
-                del self._refresh_keys[cached]
-            if realm.signing_keys:
-                try:
-                    self._keys_of(realm.realm)
-                except Exception:
-                    if previous is None:
-                        del self.realms[realm.realm]
-                    else:
-                        self.realms[realm.realm] = previous
-                        self._realm_keys.pop(realm.realm, None)
-                        self._initial_keys.pop(realm.realm, None)
-                    raise
+            try:
+                self.keys.realm_added(realm)
+            except Exception:
+                if previous is None:
+                    del self.realms[realm.realm]
+                else:
+                    self.realms[realm.realm] = previous
+                    self.keys.realm_added(previous)
+                raise
 
-    # -- keys -----------------------------------------------------------------------------
+    # -- keys (each realm's own: ``realmkeys.RealmKeys``) ----------------------------------
     def realm_keys(self, realm: str) -> list[SigningKey]:
         """The realm's published RSA keys, the active one first (a copy)."""
-        with self.lock:
-            return list(self._keys_of(realm))
+        return self.keys.published(realm)
 
     def active_key_of(self, realm: str) -> SigningKey:
         """The key that signs the realm's access and ID tokens."""
-        keys = self._realm_keys.get(realm)
-        if keys is None:
-            with self.lock:
-                keys = self._keys_of(realm)
-        return keys[0]
+        return self.keys.active(realm)
 
     def set_realm_keys(self, realm: str, keys: list[SigningKey]) -> None:
-        with self.lock:
-            self._keys_of(realm)
-            self._realm_keys[realm] = list(keys)
+        self.keys.replace(realm, keys)
+
+    @property
+    def default_realm(self) -> str:
+        """The realm that signs with the server's own key."""
+        return self.keys.default_realm
 
     @property
     def signing_keys(self) -> list[SigningKey]:
         """The default realm's published keys, the active one first."""
-        return self.realm_keys(self.default_realm)
+        return self.keys.published(self.keys.default_realm)
 
     @property
     def active_key(self) -> SigningKey:
         """The default realm's signing key."""
-        return self.active_key_of(self.default_realm)
+        return self.keys.active(self.keys.default_realm)
 
     def key_by_kid(self, kid: str, realm: str | None = None) -> SigningKey | None:
         """A key ``realm`` publishes (any realm's if ``None``) with this ``kid``."""
-        with self.lock:
-            names = [realm] if realm is not None else [self.default_realm, *self.realms]
-            for name in names:
-                if name not in self.realms and name != self.default_realm:
-                    continue
-                found = next((k for k in self._keys_of(name) if k.kid == kid), None)
-                if found is not None:
-                    return found
-        return None
+        return self.keys.by_kid(kid, realm)
 
     def refresh_key(self, realm: RealmConfig) -> HmacKey:
         """The realm's HS512 key, derived from its first key so rotation keeps sessions alive."""
-        cache_key = (realm.realm, realm.refresh_token_secret)
-        key = self._refresh_keys.get(cache_key)
-        if key is None:
-            with self.lock:
-                self._keys_of(realm.realm)
-                base = self._initial_keys[realm.realm][0]
-            key = base.refresh_key(realm.realm, realm.refresh_token_secret)
-            self._refresh_keys[cache_key] = key
-        return key
-
-    def _keys_of(self, name: str) -> list[SigningKey]:
-        """Under the lock: the realm's current keys, parsed on first use."""
-        keys = self._realm_keys.get(name)
-        if keys is None:
-            initial = self._initial_keys.get(name)
-            if initial is None:
-                initial = self._initial_keys[name] = self._load_keys(name)
-            keys = self._realm_keys[name] = list(initial)
-        return keys
-
-    def _load_keys(self, name: str) -> list[SigningKey]:
-        realm = self.realms.get(name) or self._pristine_realms.get(name)
-        if realm is not None and realm.signing_keys:
-            return [
-                realm_file_key(k.private_key_pem, k.origin, k.certificate_b64, k.kid)
-                for k in realm.signing_keys
-            ]
-        if name == self.default_realm:
-            return [self._pristine_key]
-        index = self._pool.get(name)
-        if index is None and name not in self._pool:
-            used = {i for i in self._pool.values() if i is not None}
-            index = self._pool[name] = assign_pool_keys([name], used)[name]
-        if index is None:
-            _log.warning(
-                "realm %s: all %d bundled realm keys are taken, generating a key that will not "
-                "survive a restart (give the realm a key in its realm file)",
-                name,
-                len(POOL_KEY_RESOURCES),
-            )
-            return [generated_key()]
-        key = self._pool_keys.get(index)
-        if key is None:
-            key = self._pool_keys[index] = bundled_key(POOL_KEY_RESOURCES[index], keycloak_kid=True)
-        return [key]
+        return self.keys.refresh_key(realm)
 
     # -- sessions -------------------------------------------------------------------------
     def create_session(
@@ -333,12 +231,7 @@ class MockState:
             self.sessions.clear()
             self.offline_sessions.clear()
             self.revoked_access_tokens.clear()
-            self._pool = dict(self._pristine_pool)
-            self._realm_keys.clear()
-            for name in [n for n in self._initial_keys if n not in self._pristine_realms]:
-                del self._initial_keys[name]
-            for cached in [c for c in self._refresh_keys if c[0] not in self._pristine_realms]:
-                del self._refresh_keys[cached]
+            self.keys.reset()
             self._last_purge = 0
             self.clock.reset()
             for listener in self.reset_listeners:
