@@ -101,8 +101,12 @@ def password_grant(
         realm=realm, client=client, user=user, issuer=issuer, session_id=session.id, scopes=scopes
     )
     if offline:
-        # The refresh token then belongs to the offline session, which outlives this one.
-        session = state.create_offline_session(session, client.client_id, now)
+        # The refresh token belongs to the offline session, which takes the online one's id;
+        # an online session created only for this first offline access is removed (Keycloak's
+        # FIRST_OFFLINE_ACCESS note), so the access token's ``sid`` finds the offline one.
+        online = session
+        session = state.create_offline_session(online, client.client_id, now)
+        state.end_session(online.id)
     return issue_tokens(state, grant, session, now)
 
 
