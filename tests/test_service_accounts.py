@@ -13,7 +13,7 @@ import pytest
 import requests
 from keycloak import KeycloakOpenID
 
-from demobank_client import AuthError, Settings, TokenManager
+from demobank_client import ENV_VARS, AuthError, Settings, TokenManager, cli
 from keycloak_mock import MockConfig, MockServer
 from keycloak_mock.imitation.config import UserConfig
 from keycloak_mock.imitation.errors import ConfigError
@@ -309,3 +309,18 @@ def test_python_keycloak_client_credentials(server: MockServer) -> None:
     assert "refresh_token" not in token
     claims = openid.decode_token(token["access_token"], validate=True)
     assert claims["preferred_username"] == "service-account-reporting-service"
+
+
+def test_demobank_token_service_account(
+    server: MockServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ENV_VARS.values():
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("FINAPI_CLIENT_SECRET", SERVICE["client_secret"])
+    args = ["--url", server.url, "--mandator", "customer", "--client-id", SERVICE["client_id"]]
+    assert cli.main([*args, "--service-account"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert verified(server, token)["preferred_username"] == "service-account-reporting-service"
+    # Without the flag it is a password login, which needs a username.
+    assert cli.main(args) == 2
+    assert "FINAPI_USERNAME" in capsys.readouterr().err
