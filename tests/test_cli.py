@@ -102,6 +102,42 @@ def test_help_lists_every_flag_and_env_var() -> None:
         assert "KEYCLOAK_MOCK_" + option[2:].upper().replace("-", "_") in result.stdout
 
 
+def test_help_shows_defaults_and_the_healthcheck_command() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())  # argparse wraps lines at the terminal width
+    assert "keycloak-mock healthcheck [--url URL] [--timeout SECONDS]" in text
+    assert "healthcheck exit 0 if a running mock answers /health/ready with UP" in text
+    for default in (
+        "KEYCLOAK_MOCK_HOST; default 127.0.0.1)",
+        "KEYCLOAK_MOCK_PORT; default 8080)",
+        "default each realm's own (900 in the embedded realm, as finAPI's)",
+        "default each realm's own (1800 in the embedded realm)",
+    ):
+        assert default in text
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"keycloak-mock {version('demobank-keycloak-mock')}\n"
+
+
+def test_a_realm_file_user_without_credentials_is_warned_about(tmp_path: Path) -> None:
+    path = tmp_path / "realm.json"
+    path.write_text('{"realm": "x", "users": [{"username": "nobody"}]}')
+    with socket.socket() as sock:  # a taken port: the file loads, then the start stops
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        result = run("--config", str(path), "--port", str(sock.getsockname()[1]))
+    assert (
+        "$.users[0] (nobody, realm x) has no password credential: this user can never log in"
+        in result.stderr
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
@@ -150,6 +186,13 @@ def test_help_lists_every_flag_and_env_var() -> None:
             {},
             "keycloak-mock: error: --host 0.0.0.0 is not a loopback address; this mock must "
             "not guard real data. Pass --allow-remote (the container does) if you mean it",
+        ),
+        (
+            # RFC 6761: .invalid never resolves, so no lookup leaves the machine with an answer.
+            ["--host", "no-such-host.invalid"],
+            {},
+            "keycloak-mock: error: --host no-such-host.invalid: no such host "
+            "(the name does not resolve)",
         ),
     ],
 )

@@ -129,9 +129,11 @@ def test_overview_names_realms_time_and_fault_endpoints(keycloak_mock: KeycloakM
             {
                 "error": "invalid_request",
                 "error_description": "unknown realm setting 'realm'; known: "
-                "accessTokenLifespan, clientScopes, clients, enabled, loginWithEmailAllowed, "
-                "notBefore, refreshTokenMaxReuse, refreshTokenSecret, revokeRefreshToken, "
-                "ssoSessionIdleTimeout, ssoSessionMaxLifespan, users",
+                "accessTokenLifespan, clientScopes, clients, components, enabled, "
+                "loginWithEmailAllowed, "
+                "notBefore, offlineSessionIdleTimeout, offlineSessionMaxLifespan, "
+                "offlineSessionMaxLifespanEnabled, refreshTokenMaxReuse, refreshTokenSecret, "
+                "revokeRefreshToken, ssoSessionIdleTimeout, ssoSessionMaxLifespan, users",
             },
         ),
         (

@@ -226,7 +226,7 @@ def test_invalid(keycloak_mock):
 def test_marker_cli_and_config_accept_the_same_options() -> None:
     fields = [f.name for f in dataclasses.fields(MockConfig)]
     assert list(CONFIG_MARKER_OPTIONS) == fields
-    cli_options = {a.dest for a in build_parser()._actions if a.dest != "help"}
+    cli_options = {a.dest for a in build_parser()._actions if a.dest not in ("help", "version")}
     assert cli_options == set(fields)
     samples = {
         "host": "127.0.0.1",

@@ -87,7 +87,7 @@ CASES = [
     ),
     Case(
         "unsupported grant",
-        form(grant_type="client_credentials"),
+        form(grant_type="urn:example:not-a-grant"),
         400,
         {"error": "unsupported_grant_type", "error_description": "Unsupported grant_type"},
     ),

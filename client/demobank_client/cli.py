@@ -45,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--client-secret", help=f"secret of a confidential client (env {env['client_secret']})"
     )
+    parser.add_argument(
+        "--service-account",
+        dest="grant_type",
+        action="store_const",
+        const="client_credentials",
+        help="log in as the client's service account (client credentials; needs --client-secret; "
+        f"env {env['grant_type']}=client_credentials)",
+    )
     parser.add_argument("--scope", help='scope to request, e.g. "openid" for an ID token')
     parser.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="per-request timeout (default 10)"

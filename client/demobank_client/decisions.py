@@ -22,14 +22,16 @@ from .errors import (
     UnexpectedResponse,
     UnknownMandator,
 )
+from .settings import CLIENT_CREDENTIALS_GRANT, PASSWORD_GRANT
 from .tokens import TokenSet
+
+__all__ = ["CLIENT_CREDENTIALS_GRANT", "PASSWORD_GRANT", "REFRESH_GRANT", "Action"]
 
 #: A leeway never exceeds this fraction of the token's lifetime: with the default 30 s a 15-min
 #: token is renewed 30 s early, a 60 s token 15 s early and a 2 s token half a second early, so
 #: short-lived tokens in tests are still used instead of being renewed on every call.
 LEEWAY_FRACTION = 0.25
 
-PASSWORD_GRANT = "password"  # noqa: S105  # a grant type name, not a password
 REFRESH_GRANT = "refresh_token"
 
 #: Keycloak's ``error_description`` values of the direct grant that name the account's state.
@@ -45,7 +47,7 @@ class Action(enum.Enum):
 
     USE = "use"  # the current access token is good
     REFRESH = "refresh"  # refresh grant with the current refresh token
-    LOGIN = "login"  # password grant
+    LOGIN = "login"  # password grant (client credentials for a service account)
 
 
 def effective_leeway(leeway: float, lifetime: float) -> float:

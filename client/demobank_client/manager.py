@@ -20,7 +20,7 @@ from typing import Any
 import jwt
 
 from . import decisions
-from .decisions import PASSWORD_GRANT, REFRESH_GRANT, Action
+from .decisions import CLIENT_CREDENTIALS_GRANT, PASSWORD_GRANT, REFRESH_GRANT, Action
 from .errors import AuthError
 from .settings import Settings
 from .tokens import TokenSet
@@ -36,6 +36,10 @@ TokenCallback = Callable[[TokenSet], None]
 
 class TokenManager:
     """Logs in with the password grant, refreshes before expiry, logs in again when needed.
+
+    With ``Settings.service_account(...)`` it logs in as the client's service account
+    (``client_credentials``) instead; Keycloak then sends no refresh token, so each renewal is a
+    new client-credentials login.
 
     ``on_token`` is called with every new ``TokenSet`` (login and refresh), under the manager's
     lock, so calls arrive in order (if it raises, the caller gets the exception and the new tokens
@@ -74,8 +78,9 @@ class TokenManager:
 
     def __repr__(self) -> str:
         s = self.settings
+        who = f"service account of {s.client_id!r}" if s.is_service_account else repr(s.username)
         return (
-            f"<TokenManager {s.username!r}@{s.mandator!r} at {s.base_url} "
+            f"<TokenManager {who}@{s.mandator!r} at {s.base_url} "
             f"client_id={s.client_id!r} tokens={'yes' if self._tokens else 'no'}>"
         )
 
@@ -117,7 +122,7 @@ class TokenManager:
             )
 
     def login(self) -> TokenSet:
-        """Log in with the password grant now, whatever the current tokens."""
+        """Log in now (password grant, or client credentials), whatever the current tokens."""
         with self._lock:
             return self._login()
 
@@ -156,13 +161,16 @@ class TokenManager:
     # -- grants ---------------------------------------------------------------------------
     def _login(self) -> TokenSet:
         s = self.settings
-        form = {"grant_type": PASSWORD_GRANT, "username": s.username, "password": s.password}
+        if s.is_service_account:
+            form = {"grant_type": CLIENT_CREDENTIALS_GRANT}
+        else:
+            form = {"grant_type": PASSWORD_GRANT, "username": s.username, "password": s.password}
         if s.scope:
             form["scope"] = s.scope
-        tokens = self._request_tokens(form, PASSWORD_GRANT, previous=None)
+        tokens = self._request_tokens(form, s.grant_type, previous=None)
         _log.info(
             "logged in as %r at mandator %r; access token valid for %d s",
-            s.username,
+            f"service-account-{s.client_id}" if s.is_service_account else s.username,
             s.mandator,
             tokens.expires_in,
         )

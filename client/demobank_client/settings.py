@@ -18,6 +18,9 @@ from .errors import ConfigurationError
 #: finAPI's live Keycloak, from finAPI's "API Authorization" page.
 DEFAULT_BASE_URL = "https://keycloak-finapi-general-live.finapi.io"
 DEFAULT_CLIENT_ID = "demobank-cli"
+#: The grants a manager logs in with: a user's password, or a client's service account.
+PASSWORD_GRANT = "password"  # noqa: S105 - a grant type name, not a password
+CLIENT_CREDENTIALS_GRANT = "client_credentials"
 
 #: Settings field -> environment variable read by ``Settings.from_env``.
 ENV_VARS = {
@@ -27,16 +30,21 @@ ENV_VARS = {
     "password": "FINAPI_PASSWORD",
     "client_id": "FINAPI_CLIENT_ID",
     "client_secret": "FINAPI_CLIENT_SECRET",
+    "grant_type": "FINAPI_GRANT_TYPE",
 }
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Where and as whom to log in, and how patiently.  Secrets never show in ``repr``."""
+    """Where and as whom to log in, and how patiently.  Secrets never show in ``repr``.
+
+    A service account (``grant_type="client_credentials"``, see ``Settings.service_account``)
+    logs in as its confidential client: no username or password, a ``client_secret`` instead.
+    """
 
     mandator: str
-    username: str
-    password: str = field(repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
     base_url: str = DEFAULT_BASE_URL
     client_id: str = DEFAULT_CLIENT_ID
     #: Only for confidential clients; finAPI's ``demobank-cli`` is public.
@@ -51,13 +59,18 @@ class Settings:
     retries: int = 3
     #: urllib3 backoff: sleeps 0, 2*f, 4*f ... seconds between attempts.
     backoff_factor: float = 0.2
+    #: ``"password"`` (a user) or ``"client_credentials"`` (the client's service account).
+    grant_type: str = PASSWORD_GRANT
 
     def __post_init__(self) -> None:
-        for name in ("mandator", "username", "client_id"):
+        if self.grant_type not in (PASSWORD_GRANT, CLIENT_CREDENTIALS_GRANT):
+            raise ConfigurationError(
+                f"grant_type must be {PASSWORD_GRANT!r} or {CLIENT_CREDENTIALS_GRANT!r}, "
+                f"not {self.grant_type!r}"
+            )
+        for name in ("mandator", "client_id", *self._identity()):
             if not getattr(self, name):
                 raise ConfigurationError(f"{name} must not be empty")
-        if self.password == "":
-            raise ConfigurationError("password must not be empty")
         base = self.base_url.rstrip("/")
         if not base.startswith(("http://", "https://")):
             raise ConfigurationError(f"base_url must start with http:// or https://: {base!r}")
@@ -71,6 +84,29 @@ class Settings:
         if self.backoff_factor < 0:
             raise ConfigurationError("backoff_factor must not be negative")
 
+    @property
+    def is_service_account(self) -> bool:
+        return self.grant_type == CLIENT_CREDENTIALS_GRANT
+
+    def _identity(self) -> tuple[str, ...]:
+        """The settings that say who logs in, for this grant."""
+        if self.grant_type == CLIENT_CREDENTIALS_GRANT:
+            return ("client_secret",)
+        return ("username", "password")
+
+    @classmethod
+    def service_account(
+        cls, *, mandator: str, client_id: str, client_secret: str, **other: Any
+    ) -> Settings:
+        """Settings for a confidential client's service account (``client_credentials``)."""
+        return cls(
+            mandator=mandator,
+            client_id=client_id,
+            client_secret=client_secret,
+            grant_type=CLIENT_CREDENTIALS_GRANT,
+            **other,
+        )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``FINAPI_*`` env vars (see ``ENV_VARS``); ``overrides`` win when not None.
@@ -83,7 +119,10 @@ class Settings:
             if env.get(variable):
                 values[name] = env[variable]
         values.update({k: v for k, v in overrides.items() if v is not None})
-        missing = [ENV_VARS[n] for n in ("mandator", "username", "password") if n not in values]
+        required = ["mandator", "username", "password"]
+        if values.get("grant_type") == CLIENT_CREDENTIALS_GRANT:
+            required = ["mandator", "client_id", "client_secret"]
+        missing = [ENV_VARS[n] for n in required if n not in values]
         if missing:
             raise ConfigurationError(f"missing setting(s): set {', '.join(missing)}")
         return cls(**values)

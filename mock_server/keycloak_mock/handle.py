@@ -310,21 +310,25 @@ class KeycloakMock:
         return not_before
 
     # -- keys -----------------------------------------------------------------------------
-    def rotate_signing_key(self, private_key_pem: str | None = None) -> str:
-        """Sign with a new RSA key (generated unless given); both keys stay in the JWKS."""
-        kid: str = self.controls.rotate_signing_key(private_key_pem)["kid"]
+    # Each realm has its own keys; ``realm=None`` means this handle's realm.
+    def rotate_signing_key(
+        self, private_key_pem: str | None = None, *, realm: str | None = None
+    ) -> str:
+        """Sign the realm's tokens with a new RSA key (generated unless given); both keys stay in
+        its JWKS."""
+        kid: str = self.controls.rotate_signing_key(private_key_pem, realm or self.realm)["kid"]
         return kid
 
-    def drop_signing_key(self, kid: str) -> None:
-        self.controls.drop_signing_key(kid)
+    def drop_signing_key(self, kid: str, *, realm: str | None = None) -> None:
+        self.controls.drop_signing_key(kid, realm or self.realm)
 
-    def drop_old_signing_keys(self) -> None:
-        """Publish only the active key: tokens signed by older keys stop verifying."""
-        self.controls.drop_old_signing_keys()
+    def drop_old_signing_keys(self, *, realm: str | None = None) -> None:
+        """Publish only the realm's active key: tokens signed by older keys stop verifying."""
+        self.controls.drop_old_signing_keys(realm or self.realm)
 
-    def signing_kids(self) -> list[str]:
-        """Published key ids, the active one first."""
-        return [k["kid"] for k in self.controls.signing_keys()]
+    def signing_kids(self, *, realm: str | None = None) -> list[str]:
+        """The realm's published key ids, the active one first."""
+        return [k["kid"] for k in self.controls.signing_keys(realm or self.realm)]
 
     # -- faults ---------------------------------------------------------------------------
     def fail_next(

@@ -7,7 +7,8 @@ what the matching Keycloak admin action does, as far as a client can see:
 - removing a user ends their sessions (refresh then answers ``Session not active``); disabling
   one keeps them (refresh answers ``User disabled``); a password reset leaves sessions alone;
 - pushing a realm's not-before makes every earlier token ``Stale token``;
-- rotating the signing key publishes the new key first; the old one stays in the JWKS until dropped.
+- rotating a realm's signing key publishes the new key first; the old one stays in that realm's
+  JWKS until dropped.
 
 Realms are frozen ``RealmConfig`` values: every change replaces one under the state lock, and
 ``reset()`` puts the originals back.  Values are validated by the realm-file parser, so a bad
@@ -133,7 +134,7 @@ class Controls:
                 raise ControlError(
                     f"Conflict detected. Realm {new.realm!r} exists", status=409, error="conflict"
                 )
-            self.state.add_realm(new)
+            validated(self.state.add_realm, new)
         return realm_summary(new)
 
     def update_realm(self, name: str, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -141,6 +142,9 @@ class Controls:
         with self.state.lock:
             current = self._realm(name)
             updated = dataclasses.replace(current, **realm_changes(name, changes))
+            if "signing_keys" in changes:
+                # New keys from the realm's key providers: the realm signs with them from now on.
+                validated(self.state.add_realm, updated)
             self.state.realms[name] = updated
             kept = {u.id for u in updated.users}
             self.state.end_sessions(lambda s: s.realm == name and s.user_id not in kept)
@@ -278,7 +282,9 @@ class Controls:
         return inspect_token(token, self.state, issuer_base=base.rstrip("/"))
 
     def end_session(self, session_id: str) -> None:
-        if not self.state.end_session(session_id):
+        """End the session with this id, online and offline."""
+        online = self.state.end_session(session_id)
+        if not (self.state.end_session(session_id, offline=True) or online):
             raise not_found(f"Session {session_id!r}")
 
     def end_sessions(self, realm: str | None = None, username: str | None = None) -> int:
@@ -288,13 +294,16 @@ class Controls:
             return self.state.end_sessions(lambda s: s.id in doomed)
 
     # -- keys -----------------------------------------------------------------------------
-    def signing_keys(self) -> list[dict[str, Any]]:
-        with self.state.lock:
-            keys = list(self.state.signing_keys)
+    # Each realm has its own keys, as in Keycloak; ``realm=None`` means the default realm.
+    def signing_keys(self, realm: str | None = None) -> list[dict[str, Any]]:
+        keys = self.state.realm_keys(self._key_realm(realm))
         return [{"kid": k.kid, "active": i == 0} for i, k in enumerate(keys)]
 
-    def rotate_signing_key(self, private_key_pem: str | None = None) -> dict[str, Any]:
+    def rotate_signing_key(
+        self, private_key_pem: str | None = None, realm: str | None = None
+    ) -> dict[str, Any]:
         """Sign with a new key from now on; the old keys stay published until dropped."""
+        name = self._key_realm(realm)
         if private_key_pem is None:
             key = SigningKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
         elif isinstance(private_key_pem, str):
@@ -306,30 +315,38 @@ class Controls:
         else:
             raise ControlError("privateKeyPem: must be a PEM string")
         with self.state.lock:
-            if self.state.key_by_kid(key.kid) is not None:
+            if self.state.key_by_kid(key.kid, name) is not None:
                 raise ControlError(
                     f"key {key.kid} is already published", status=409, error="conflict"
                 )
-            self.state.signing_keys = [key, *self.state.signing_keys]
-        return {"kid": key.kid, "keys": self.signing_keys()}
+            self.state.set_realm_keys(name, [key, *self.state.realm_keys(name)])
+        return {"kid": key.kid, "keys": self.signing_keys(name)}
 
-    def drop_signing_key(self, kid: str) -> list[dict[str, Any]]:
+    def drop_signing_key(self, kid: str, realm: str | None = None) -> list[dict[str, Any]]:
         """Stop publishing a key (tokens it signed stop verifying); never the active one."""
+        name = self._key_realm(realm)
         with self.state.lock:
-            key = self.state.key_by_kid(kid)
+            keys = self.state.realm_keys(name)
+            key = next((k for k in keys if k.kid == kid), None)
             if key is None:
                 raise not_found(f"Key {kid!r}")
-            if key is self.state.active_key:
+            if key is keys[0]:
                 raise ControlError(
                     "the active signing key cannot be dropped", status=409, error="conflict"
                 )
-            self.state.signing_keys = [k for k in self.state.signing_keys if k is not key]
-        return self.signing_keys()
+            self.state.set_realm_keys(name, [k for k in keys if k is not key])
+        return self.signing_keys(name)
 
-    def drop_old_signing_keys(self) -> list[dict[str, Any]]:
+    def drop_old_signing_keys(self, realm: str | None = None) -> list[dict[str, Any]]:
+        name = self._key_realm(realm)
         with self.state.lock:
-            self.state.signing_keys = [self.state.active_key]
-        return self.signing_keys()
+            self.state.set_realm_keys(name, [self.state.active_key_of(name)])
+        return self.signing_keys(name)
+
+    def _key_realm(self, realm: str | None) -> str:
+        if realm is None:
+            return self.state.default_realm
+        return self._realm(realm).realm
 
     # -- faults ---------------------------------------------------------------------------
     def add_fault(self, fault: Fault) -> dict[str, Any]:

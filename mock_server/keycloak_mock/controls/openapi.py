@@ -197,6 +197,9 @@ _SCHEMAS: dict[str, Schema] = {
             "accessTokenLifespan": _INT,
             "ssoSessionIdleTimeout": _INT,
             "ssoSessionMaxLifespan": _INT,
+            "offlineSessionIdleTimeout": _INT,
+            "offlineSessionMaxLifespanEnabled": _BOOL,
+            "offlineSessionMaxLifespan": _INT,
             "attributes": {"type": "object"},
             "clients": {"type": "array", "items": _STR},
             "users": {"type": "array", "items": _STR},
@@ -632,6 +635,7 @@ def _control_paths() -> dict[str, Schema]:
 
     realm, user = param("realm"), param("username")
     filters = [param(n, "query") for n in ("realm", "username")]
+    key_realm = param("realm", "query")
     log_filters = [
         param(n, "query")
         for n in ("endpoint", "grantType", "realm", "clientId", "username", "status", "limit")
@@ -787,22 +791,27 @@ def _control_paths() -> dict[str, Schema]:
                 },
             )
         },
+        # Each realm has its own keys: ``realm`` picks one, the default realm when left out.
         f"{p}/keys": {
-            "get": op("Signing keys", keys),
-            "delete": op("Drop every key but the active one", keys),
+            "parameters": [key_realm],
+            "get": op("A realm's signing keys", keys),
+            "delete": op("Drop every key of the realm but the active one", keys),
         },
         f"{p}/keys/rotate": {
             "post": op(
-                "Rotate the signing key (old ones still verify)",
+                "Rotate a realm's signing key (old ones still verify)",
                 _json(_string_object("kid", "keys", kid=_STR, keys={"type": "array"}), "New key"),
                 request={
                     "type": "object",
                     "additionalProperties": False,
-                    "properties": {"privateKeyPem": _NULLABLE_STR},
+                    "properties": {"privateKeyPem": _NULLABLE_STR, "realm": _NULLABLE_STR},
                 },
             )
         },
-        f"{p}/keys/{{kid}}": {"parameters": [param("kid")], "delete": op("Drop a key", keys)},
+        f"{p}/keys/{{kid}}": {
+            "parameters": [param("kid"), key_realm],
+            "delete": op("Drop a key of a realm", keys),
+        },
         f"{p}/faults": {
             "get": op("Faults", faults),
             "post": op(

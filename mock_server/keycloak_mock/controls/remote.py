@@ -220,22 +220,29 @@ class RemoteControls:
         return result
 
     # -- keys -----------------------------------------------------------------------------
-    def signing_keys(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("GET", "/keys")["keys"]
+    def signing_keys(self, realm: str | None = None) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/keys", params=_params(realm=realm))[
+            "keys"
+        ]
         return result
 
-    def rotate_signing_key(self, private_key_pem: str | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = self._call(
-            "POST", "/keys/rotate", {"privateKeyPem": private_key_pem}
-        )
+    def rotate_signing_key(
+        self, private_key_pem: str | None = None, realm: str | None = None
+    ) -> dict[str, Any]:
+        body = {"privateKeyPem": private_key_pem, "realm": realm}
+        result: dict[str, Any] = self._call("POST", "/keys/rotate", body)
         return result
 
-    def drop_signing_key(self, kid: str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("DELETE", f"/keys/{_q(kid)}")["keys"]
+    def drop_signing_key(self, kid: str, realm: str | None = None) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call(
+            "DELETE", f"/keys/{_q(kid)}", params=_params(realm=realm)
+        )["keys"]
         return result
 
-    def drop_old_signing_keys(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("DELETE", "/keys")["keys"]
+    def drop_old_signing_keys(self, realm: str | None = None) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("DELETE", "/keys", params=_params(realm=realm))[
+            "keys"
+        ]
         return result
 
     # -- faults ---------------------------------------------------------------------------

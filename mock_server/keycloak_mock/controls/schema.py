@@ -27,10 +27,15 @@ REALM_SETTINGS: dict[str, str] = {
     "refresh_token_max_reuse": "refreshTokenMaxReuse",
     "not_before": "notBefore",
     "login_with_email_allowed": "loginWithEmailAllowed",
+    "offline_session_idle_timeout": "offlineSessionIdleTimeout",
+    "offline_session_max_lifespan_enabled": "offlineSessionMaxLifespanEnabled",
+    "offline_session_max_lifespan": "offlineSessionMaxLifespan",
     "refresh_token_secret": "refreshTokenSecret",
     "clients": "clients",
     "users": "users",
     "client_scopes": "clientScopes",
+    #: A realm export's ``components`` (its key providers): the realm's own RSA keys.
+    "signing_keys": "components",
 }
 #: finAPI's mandator fields: realm attributes in a realm export.
 MANDATOR_ATTRIBUTES = ("mandator_name", "mandator_uuid", "is_test_mandator")
@@ -124,7 +129,13 @@ def realm_summary(realm: RealmConfig) -> dict[str, Any]:
     """A realm as the control API shows it: realm-export names, never a secret."""
     body: dict[str, Any] = {"realm": realm.realm}
     for attribute, key in REALM_SETTINGS.items():
-        if attribute in ("clients", "users", "client_scopes", "refresh_token_secret"):
+        if attribute in (
+            "clients",
+            "users",
+            "client_scopes",
+            "refresh_token_secret",
+            "signing_keys",
+        ):
             continue
         body[key] = getattr(realm, attribute)
     body["attributes"] = {name: getattr(realm, name) for name in MANDATOR_ATTRIBUTES}

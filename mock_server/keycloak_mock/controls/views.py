@@ -334,26 +334,31 @@ def inspect_token() -> Response:
 
 
 # -- keys -----------------------------------------------------------------------------------
+# Each realm has its own keys; ``?realm=`` (or ``realm`` in the body) picks one, else the default.
 @_route("/keys", "GET")
 def list_keys() -> Response:
-    return json_response({"keys": _controls().signing_keys()})
+    return json_response({"keys": _controls().signing_keys(request.args.get("realm"))})
 
 
 @_route("/keys/rotate", "POST")
 def rotate_key() -> Response:
     body = _body()
-    _only(body, "privateKeyPem")
-    return json_response(_controls().rotate_signing_key(_field(body, "privateKeyPem", str)))
+    _only(body, "privateKeyPem", "realm")
+    return json_response(
+        _controls().rotate_signing_key(
+            _field(body, "privateKeyPem", str), _field(body, "realm", str)
+        )
+    )
 
 
 @_route("/keys", "DELETE")
 def drop_old_keys() -> Response:
-    return json_response({"keys": _controls().drop_old_signing_keys()})
+    return json_response({"keys": _controls().drop_old_signing_keys(request.args.get("realm"))})
 
 
 @_route("/keys/<kid>", "DELETE")
 def drop_key(kid: str) -> Response:
-    return json_response({"keys": _controls().drop_signing_key(kid)})
+    return json_response({"keys": _controls().drop_signing_key(kid, request.args.get("realm"))})
 
 
 # -- faults ---------------------------------------------------------------------------------

@@ -17,7 +17,14 @@ from . import limits
 from .clock import Clock
 from .config import MockConfig, RealmConfig
 from .errors import OAuthError
-from .http import EXTENSION_KEY, SECURITY_HEADERS, current_globals, current_request, json_response
+from .http import (
+    EXTENSION_KEY,
+    SECURITY_HEADERS,
+    current_globals,
+    current_request,
+    json_response,
+    status_line,
+)
 from .keys import SigningKey, load_signing_key
 from .realmfile import configured_realms
 from .state import MockState
@@ -101,6 +108,8 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _finish_response(response: Response) -> Response:
+    # Under any WSGI server (development server, gunicorn) the status line is what we pass here.
+    response.status = status_line(response.status_code)
     context = current_globals()
     pending: dict[str, str] | None = context.get("response_headers")
     wanted = list(pending.items()) if pending else []

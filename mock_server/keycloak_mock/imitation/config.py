@@ -86,8 +86,17 @@ class ClientConfig:
         "basic",
         "email",
     )
-    optional_client_scopes: tuple[str, ...] = ("address", "phone", "microprofile-jwt")
+    optional_client_scopes: tuple[str, ...] = (
+        "address",
+        "phone",
+        "offline_access",
+        "microprofile-jwt",
+    )
     web_origins: tuple[str, ...] = ()
+    #: A confidential client with this on may use ``client_credentials`` as its service account.
+    service_accounts_enabled: bool = False
+    #: Keycloak's client attribute ``client_credentials.use_refresh_token`` (off by default).
+    client_credentials_refresh_token: bool = False
 
 
 DEMOBANK_CLI = ClientConfig(
@@ -120,6 +129,23 @@ class RealmConfig:
     client_scopes: Mapping[str, bool] = field(default_factory=dict)
     #: Secret for the HS512 refresh-token key; derived from the signing key when unset.
     refresh_token_secret: str | None = field(default=None, repr=False)
+    offline_session_idle_timeout: int = 2592000
+    offline_session_max_lifespan_enabled: bool = False
+    offline_session_max_lifespan: int = 5184000
+    #: RSA keys from the realm file's key providers (``components``), the active one first.
+    signing_keys: tuple[RealmKey, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        # Keycloak creates the service-account user when a client's service account is switched
+        # on; adding it here covers realm files, the control API and the pytest marker alike.
+        missing = [
+            service_account_user(self.realm, c.client_id)
+            for c in self.clients
+            if c.service_accounts_enabled
+            and not any(u.service_account_client == c.client_id for u in self.users)
+        ]
+        if missing:
+            object.__setattr__(self, "users", (*self.users, *missing))
 
     def client(self, client_id: str) -> ClientConfig | None:
         return next((c for c in self.clients if c.client_id == client_id), None)
@@ -151,13 +177,40 @@ class RealmConfig:
         return dataclasses.replace(self, users=(*others, user))
 
 
+@dataclass(frozen=True)
+class RealmKey:
+    """An RSA key a realm file's key provider carries: PEM text, parsed when first used."""
+
+    private_key_pem: str = field(repr=False)
+    certificate_b64: str | None = field(default=None, repr=False)
+    #: The provider's configured ``kid``; Keycloak's derived one when ``None``.
+    kid: str | None = None
+    priority: int = 0
+    active: bool = True
+    #: Where it came from, for error messages: the JSON path of the component.
+    origin: str = ""
+
+
+SERVICE_ACCOUNT_PREFIX = "service-account-"
+
+
+def service_account_user(realm: str, client_id: str) -> UserConfig:
+    """The user Keycloak creates for a client's service account (no credential: no login)."""
+    return complete_user(
+        realm,
+        UserConfig(username=SERVICE_ACCOUNT_PREFIX + client_id, service_account_client=client_id),
+    )
+
+
 def complete_user(realm: str, user: UserConfig) -> UserConfig:
-    """Fill in what Keycloak fills in on user creation: an id and lower-case username."""
+    """Fill in what Keycloak fills in on user creation: an id, lower-case username and e-mail."""
     username = user.username.lower()
     user_id = user.id or _user_id(realm, username)
-    if username == user.username and user_id == user.id:
+    # Keycloak stores e-mail addresses lower-cased, a blank one as none (user adapters' setEmail).
+    email = user.email.lower() if user.email and user.email.strip() else None
+    if username == user.username and user_id == user.id and email == user.email:
         return user
-    return dataclasses.replace(user, username=username, id=user_id)
+    return dataclasses.replace(user, username=username, id=user_id, email=email)
 
 
 def default_realm() -> RealmConfig:
@@ -202,7 +255,7 @@ class MockConfig:
     )
     issuer_url: str | None = field(
         default=None,
-        metadata={"help": "public base URL for `iss` and discovery (default: from the request)"},
+        metadata={"help": "public base URL for `iss` and discovery"},
     )
     allow_remote: bool = field(
         default=False,

@@ -16,7 +16,8 @@
         ├── UnsupportedGrantType    400 unsupported_grant_type
         ├── InvalidToken            invalid_token (revocation answers it with status 200)
         ├── UnsupportedTokenType    400 unsupported_token_type
-        └── AccessDenied            403 access_denied
+        ├── AccessDenied            403 access_denied
+        └── NotAllowed              400 not_allowed
 
 ``OAuthError`` instances are rendered by one handler in ``app.py``; views raise them and never
 build error responses by hand.  Statuses differ between Keycloak checks that share an error code
@@ -161,3 +162,9 @@ class AccessDenied(OAuthError):
 
     status = 403
     error = "access_denied"
+
+
+class NotAllowed(OAuthError):
+    """``not_allowed``: e.g. an offline token for a user without the ``offline_access`` role."""
+
+    error = "not_allowed"

@@ -1,4 +1,4 @@
-"""The password and refresh-token grants, with Keycloak's checks in Keycloak's order.
+"""The password, client-credentials and refresh-token grants, with Keycloak's checks in its order.
 
 Each function takes the authenticated client and the form and returns the token response body,
 or raises the ``OAuthError`` Keycloak would answer with.  Session bookkeeping happens under the
@@ -11,14 +11,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import ClientConfig, RealmConfig, UserConfig
-from .errors import InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient
+from .errors import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
+    NotAllowed,
+    UnauthorizedClient,
+)
 from .ids import random_uuid
-from .state import ClientSession, MockState, UserSession
+from .state import ClientSession, MockState, UserSession, session_is_valid
 from .tokens import (
+    OFFLINE_ACCESS,
+    TOKEN_TYPE_OFFLINE,
     TOKEN_TYPE_REFRESH,
     Grant,
     access_token_claims,
     applied_scopes,
+    effective_roles,
     finapi_fields,
     id_token_claims,
     refresh_token_claims,
@@ -31,8 +41,8 @@ from .tokens import (
 
 INVALID_CREDENTIALS = "Invalid user credentials"
 INVALID_REFRESH_TOKEN = "Invalid refresh token"  # noqa: S105 - an error text
+#: Claims every refresh token carries, with their types; ``exp`` too, except on offline tokens.
 _REFRESH_CLAIM_TYPES: dict[str, type] = {
-    "exp": int,
     "iat": int,
     "jti": str,
     "iss": str,
@@ -57,7 +67,12 @@ def requested_scopes(client: ClientConfig, form: Mapping[str, str]) -> list[str]
 
 
 def password_grant(
-    state: MockState, realm: RealmConfig, client: ClientConfig, form: Mapping[str, str], issuer: str
+    state: MockState,
+    realm: RealmConfig,
+    client: ClientConfig,
+    form: Mapping[str, str],
+    issuer: str,
+    remote_addr: str = "127.0.0.1",
 ) -> dict[str, Any]:
     if not client.direct_access_grants_enabled:
         raise UnauthorizedClient("Client not allowed for direct access grants", status=400)
@@ -76,21 +91,86 @@ def password_grant(
         raise InvalidGrant(INVALID_CREDENTIALS, status=401)
     if user.required_actions:
         raise InvalidGrant("Account is not fully set up")
+    scopes = applied_scopes(client, requested)
+    offline = OFFLINE_ACCESS in scopes
+    if offline:
+        check_offline_allowed(realm, user)
     now = state.clock.seconds()
     session = state.create_session(realm, user.id, client.client_id, now)
+    grant = Grant(
+        realm=realm, client=client, user=user, issuer=issuer, session_id=session.id, scopes=scopes
+    )
+    if offline:
+        # The refresh token belongs to the offline session, which takes the online one's id;
+        # an online session created only for this first offline access is removed (Keycloak's
+        # FIRST_OFFLINE_ACCESS note), so the access token's ``sid`` finds the offline one.
+        online = session
+        session = state.create_offline_session(online, client.client_id, now)
+        state.end_session(online.id)
+    return issue_tokens(state, grant, session, now)
+
+
+def check_offline_allowed(realm: RealmConfig, user: UserConfig) -> None:
+    """Keycloak's ``isOfflineTokenAllowed``: the user needs the ``offline_access`` realm role."""
+    realm_roles, _ = effective_roles(realm, user)
+    if OFFLINE_ACCESS not in realm_roles:
+        raise NotAllowed("Offline tokens not allowed for the user or client")
+
+
+def client_credentials_grant(
+    state: MockState,
+    realm: RealmConfig,
+    client: ClientConfig,
+    form: Mapping[str, str],
+    issuer: str,
+    remote_addr: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """The client's service account logs in; a session only if the client wants refresh tokens."""
+    if client.public_client:
+        raise UnauthorizedClient("Public client not allowed to retrieve service account")
+    if not client.service_accounts_enabled:
+        raise UnauthorizedClient("Client not enabled to retrieve service account")
+    user = service_account_of(realm, client)
+    if user is None:
+        raise InvalidRequest(
+            "The associated service account for the client does not exist", status=401
+        )
+    if not user.enabled:
+        raise InvalidRequest(f"User '{user.username}' disabled", status=401)
+    requested = requested_scopes(client, form) or []
+    now = state.clock.seconds()
+    session = None
+    if client.client_credentials_refresh_token:
+        session = state.create_session(realm, user.id, client.client_id, now)
     grant = Grant(
         realm=realm,
         client=client,
         user=user,
         issuer=issuer,
-        session_id=session.id,
+        # Without refresh tokens Keycloak's session is transient: no ``sid``, no session_state.
+        session_id=session.id if session is not None else None,
         scopes=applied_scopes(client, requested),
+        service_account_claims=service_account_claims(client, remote_addr),
     )
     return issue_tokens(state, grant, session, now)
 
 
+def service_account_of(realm: RealmConfig, client: ClientConfig) -> UserConfig | None:
+    return next((u for u in realm.users if u.service_account_client == client.client_id), None)
+
+
+def service_account_claims(client: ClientConfig, remote_addr: str) -> dict[str, str]:
+    """What the ``service_account`` client scope's mappers add (Keycloak 26.1 names)."""
+    return {"client_id": client.client_id, "clientHost": remote_addr, "clientAddress": remote_addr}
+
+
 def refresh_grant(
-    state: MockState, realm: RealmConfig, client: ClientConfig, form: Mapping[str, str], issuer: str
+    state: MockState,
+    realm: RealmConfig,
+    client: ClientConfig,
+    form: Mapping[str, str],
+    issuer: str,
+    remote_addr: str = "127.0.0.1",
 ) -> dict[str, Any]:
     encoded = form.get("refresh_token")
     if encoded is None:
@@ -116,8 +196,22 @@ def refresh_grant(
         issuer=issuer,
         session_id=session.id,
         scopes=applied_scopes(client, kept),
+        service_account_claims=(
+            service_account_claims(client, remote_addr) if user.service_account_client else {}
+        ),
     )
     return issue_tokens(state, grant, session, now, refresh_scope=claims["scope"])
+
+
+def _check_offline_session(state: MockState, realm: RealmConfig, sid: str, now: int) -> None:
+    """Keycloak's wording for offline tokens: a missing offline session, or a timed-out one
+    (which it revokes on the spot)."""
+    session = state.session(sid, offline=True)
+    if session is None or session.realm != realm.realm:
+        raise InvalidGrant("Offline user session not found")
+    if not session_is_valid(realm, session, now):
+        state.end_session(sid, offline=True)
+        raise InvalidGrant("Offline session not active")
 
 
 def decode_refresh_token(state: MockState, realm: RealmConfig, encoded: str) -> dict[str, Any]:
@@ -126,6 +220,11 @@ def decode_refresh_token(state: MockState, realm: RealmConfig, encoded: str) -> 
     if claims is None or any(
         not isinstance(claims.get(name), kind) or isinstance(claims.get(name), bool)
         for name, kind in _REFRESH_CLAIM_TYPES.items()
+    ):
+        raise InvalidGrant(INVALID_REFRESH_TOKEN)
+    exp = claims.get("exp")
+    if (exp is None and claims["typ"] != TOKEN_TYPE_OFFLINE) or (
+        exp is not None and (not isinstance(exp, int) or isinstance(exp, bool))
     ):
         raise InvalidGrant(INVALID_REFRESH_TOKEN)
     return claims
@@ -141,14 +240,14 @@ def check_refresh_claims(
     check_expiry: bool,
 ) -> None:
     """Keycloak's ``verifyRefreshToken``: type, issuer, not-before, expiry, client."""
-    if claims["typ"] != TOKEN_TYPE_REFRESH:
+    if claims["typ"] not in (TOKEN_TYPE_REFRESH, TOKEN_TYPE_OFFLINE):
         raise InvalidGrant(INVALID_REFRESH_TOKEN)
     if claims["iss"] != issuer:
         raise InvalidGrant(f"Invalid token issuer. Expected '{issuer}'")
     if check_expiry:
         if claims["iat"] < realm.not_before:
             raise InvalidGrant("Stale token")
-        if now > claims["exp"]:
+        if "exp" in claims and now > claims["exp"]:
             raise InvalidGrant("Token is not active")
     if claims["azp"] != client.client_id:
         raise InvalidGrant("Invalid refresh token. Token client and authorized client don't match")
@@ -165,7 +264,10 @@ def refresh_session(
 
     Call under ``state.lock``; changes nothing, so the control API's token check shares it.
     """
-    session = state.live_session(realm, claims["sid"], now)
+    offline = claims["typ"] == TOKEN_TYPE_OFFLINE
+    if offline:
+        _check_offline_session(state, realm, claims["sid"], now)
+    session = state.live_session(realm, claims["sid"], now, offline=offline)
     user = realm.user_by_id(session.user_id) if session is not None else None
     if session is None or user is None:
         raise InvalidGrant("Session not active")
@@ -215,37 +317,54 @@ def _check_reuse(
 def issue_tokens(
     state: MockState,
     grant: Grant,
-    session: UserSession,
+    session: UserSession | None,
     now: int,
     *,
     refresh_scope: str | None = None,
 ) -> dict[str, Any]:
-    """Sign the access (and ID) token and a new refresh token; build the response body."""
+    """Sign the access (and ID) token and, with a session, a new refresh token; build the body.
+
+    The refresh token is an offline token when ``session`` is the offline session.
+    """
     realm = grant.realm
-    session_end = session.started + realm.sso_session_max_lifespan
-    access_exp = min(now + realm.access_token_lifespan, session_end)
-    refresh_exp = min(now + realm.sso_session_idle_timeout, session_end)
+    key = state.active_key_of(realm.realm)
+    access_exp = now + realm.access_token_lifespan
+    refresh_exp: int | None = None
+    if session is not None and session.offline:
+        if realm.offline_session_max_lifespan_enabled:
+            session_end = session.started + realm.offline_session_max_lifespan
+            access_exp = min(access_exp, session_end)
+            refresh_exp = min(now + realm.offline_session_idle_timeout, session_end)
+    elif session is not None:
+        session_end = session.started + realm.sso_session_max_lifespan
+        access_exp = min(access_exp, session_end)
+        refresh_exp = min(now + realm.sso_session_idle_timeout, session_end)
     access_token = sign_rs256(
-        access_token_claims(grant, now=now, exp=access_exp, jti=random_uuid()), state.active_key
+        access_token_claims(grant, now=now, exp=access_exp, jti=random_uuid()), key
     )
-    refresh_claims = refresh_token_claims(grant, now=now, exp=refresh_exp, jti=random_uuid())
-    if refresh_scope is not None:
-        refresh_claims["scope"] = refresh_scope
-    refresh_token = sign_hs512(refresh_claims, state.refresh_key(realm))
+    refresh_token = None
+    if session is not None:
+        refresh_claims = refresh_token_claims(
+            grant, now=now, exp=refresh_exp, jti=random_uuid(), offline=session.offline
+        )
+        if refresh_scope is not None:
+            refresh_claims["scope"] = refresh_scope
+        refresh_token = sign_hs512(refresh_claims, state.refresh_key(realm))
     id_token = None
     if "openid" in grant.scopes:
         id_claims = id_token_claims(
             grant, now=now, exp=access_exp, jti=random_uuid(), access_token=access_token
         )
-        id_token = sign_rs256(id_claims, state.active_key)
+        id_token = sign_rs256(id_claims, key)
     return token_response(
         access_token=access_token,
         expires_in=access_exp - now,
-        refresh_expires_in=refresh_exp - now,
+        # Keycloak sends 0 when the refresh token has no ``exp`` (offline) or there is none.
+        refresh_expires_in=refresh_exp - now if refresh_exp is not None else 0,
         refresh_token=refresh_token,
         id_token=id_token,
         not_before_policy=realm.not_before,
-        session_state=session.id,
+        session_state=session.id if session is not None else None,
         scope=grant.scope,
         extra=finapi_fields(realm, grant.user),
     )

@@ -6,7 +6,9 @@ declaration order, so every JSON body goes through ``json_response``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Request, Response, current_app, g, request
@@ -113,3 +115,26 @@ def _request_host_url() -> str:
 
 def realm_url(realm: str) -> str:
     return f"{issuer_base()}/realms/{realm}"
+
+
+#: Reason phrases as Keycloak's HTTP layer (Vert.x, i.e. Netty's ``HttpResponseStatus``) writes
+#: them in the status line; Werkzeug would send ``401 UNAUTHORIZED``.  Codes missing here get
+#: Python's phrase, which agrees with Netty's for the rest of what the mock sends.
+_NETTY_REASON_PHRASES = {
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    416: "Requested Range Not Satisfiable",
+    422: "Unprocessable Entity",
+}
+
+
+@functools.cache
+def status_line(code: int) -> str:
+    """``"401 Unauthorized"``: the status as Keycloak's status line shows it."""
+    phrase = _NETTY_REASON_PHRASES.get(code)
+    if phrase is None:
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Unknown Status"
+    return f"{code} {phrase}"

@@ -8,11 +8,20 @@ model are type-checked, and every error names the JSON path of the offending val
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .config import ClientConfig, MockConfig, RealmConfig, UserConfig, complete_user, default_realm
+from .config import (
+    ClientConfig,
+    MockConfig,
+    RealmConfig,
+    RealmKey,
+    UserConfig,
+    complete_user,
+    default_realm,
+)
 from .errors import ConfigError
 from .passwords import PBKDF2_ALGORITHMS, Credential, Pbkdf2Credential, PlainCredential
 
@@ -24,8 +33,13 @@ _TYPE_NAMES = {
     list: "a list",
     dict: "an object",
 }
-_SECRET_FIELDS = (".value", ".secret", ".secretData", ".refreshTokenSecret")
+_SECRET_FIELDS = (".value", ".secret", ".secretData", ".refreshTokenSecret", ".privateKey")
 _MANDATOR_ATTRIBUTES = ("mandator_name", "mandator_uuid", "is_test_mandator")
+#: Where a realm export keeps its keys, and the providers whose keys sign with RS256.
+KEY_PROVIDER_TYPE = "org.keycloak.keys.KeyProvider"
+_RSA_SIGNING_PROVIDERS = ("rsa", "rsa-generated")
+_USE_REFRESH_TOKEN_FOR_CLIENT_CREDENTIALS = "client_credentials.use_refresh_token"  # noqa: S105
+_log = logging.getLogger("keycloak_mock")
 
 
 def load_realm_file(path: str | Path) -> tuple[RealmConfig, ...]:
@@ -85,10 +99,19 @@ def _realm(node: object, path: str) -> RealmConfig:
         ("refreshTokenMaxReuse", "refresh_token_max_reuse", int),
         ("notBefore", "not_before", int),
         ("loginWithEmailAllowed", "login_with_email_allowed", bool),
+        ("offlineSessionIdleTimeout", "offline_session_idle_timeout", int),
+        ("offlineSessionMaxLifespanEnabled", "offline_session_max_lifespan_enabled", bool),
+        ("offlineSessionMaxLifespan", "offline_session_max_lifespan", int),
     ):
         if key in obj:
             kwargs[attr] = _expect(obj[key], kind, f"{path}.{key}")
-    for key in ("accessTokenLifespan", "ssoSessionIdleTimeout", "ssoSessionMaxLifespan"):
+    for key in (
+        "accessTokenLifespan",
+        "ssoSessionIdleTimeout",
+        "ssoSessionMaxLifespan",
+        "offlineSessionIdleTimeout",
+        "offlineSessionMaxLifespan",
+    ):
         if key in obj and obj[key] <= 0:
             raise ConfigError(f"{path}.{key}: must be a positive number of seconds")
     attributes = _expect(obj.get("attributes", {}), dict, f"{path}.attributes")
@@ -112,10 +135,86 @@ def _realm(node: object, path: str) -> RealmConfig:
             for i, u in enumerate(_expect(obj["users"], list, f"{path}.users"))
         )
         _reject_duplicates([u.username for u in users], f"{path}.users", "username")
+        for i, user in enumerate(users):
+            if user.credential is None and user.service_account_client is None:
+                _log.warning(
+                    "%s.users[%d] (%s, realm %s) has no password credential: "
+                    "this user can never log in",
+                    path,
+                    i,
+                    user.username,
+                    name,
+                )
         kwargs["users"] = users
     if "clientScopes" in obj:
         kwargs["client_scopes"] = _client_scopes(obj["clientScopes"], f"{path}.clientScopes")
+    if "components" in obj:
+        kwargs["signing_keys"] = _key_providers(obj["components"], f"{path}.components")
     return RealmConfig(**kwargs)
+
+
+def _key_providers(node: object, path: str) -> tuple[RealmKey, ...]:
+    """RSA signing keys of a realm export's key providers, highest priority first.
+
+    Keycloak signs with the enabled, active key of the highest priority and publishes every
+    enabled one.  Encryption keys (``rsa-enc-generated``), HMAC, AES and keystore providers are
+    not modelled and are skipped.
+    """
+    components = _expect(node, dict, path)
+    here = f"{path}.{KEY_PROVIDER_TYPE}"
+    providers = _expect(components.get(KEY_PROVIDER_TYPE, []), list, here)
+    keys: list[RealmKey] = []
+    for i, item in enumerate(providers):
+        where = f"{here}[{i}]"
+        provider = _expect(item, dict, where)
+        if provider.get("providerId") not in _RSA_SIGNING_PROVIDERS:
+            continue
+        config = _expect(provider.get("config", {}), dict, f"{where}.config")
+        settings = {
+            key: _first_value(config[key], f"{where}.config.{key}")
+            for key in (
+                "privateKey",
+                "certificate",
+                "kid",
+                "keyUse",
+                "priority",
+                "enabled",
+                "active",
+                "algorithm",
+            )
+            if key in config
+        }
+        if settings.get("keyUse", "SIG").upper() == "ENC":
+            continue  # an encryption key: published by Keycloak as use "enc", never signs
+        if settings.get("algorithm", "RS256") != "RS256" or settings.get("enabled") == "false":
+            continue
+        if "privateKey" not in settings:
+            raise ConfigError(f"{where}.config.privateKey: an RSA key provider needs its key")
+        try:
+            priority = int(settings.get("priority", "0"))
+        except ValueError:
+            raise ConfigError(f"{where}.config.priority: expected a number") from None
+        keys.append(
+            RealmKey(
+                private_key_pem=settings["privateKey"],
+                certificate_b64=settings.get("certificate"),
+                kid=settings.get("kid"),
+                priority=priority,
+                active=settings.get("active", "true") != "false",
+                origin=f"{where}.config.privateKey",
+            )
+        )
+    # Stable sort: of equal priorities the file's order decides, as good as any for a mock.
+    return tuple(sorted(keys, key=lambda k: (not k.active, -k.priority)))
+
+
+def _first_value(node: object, path: str) -> str:
+    """Component config values are lists of strings in an export; a bare string is accepted."""
+    if isinstance(node, list):
+        if not node:
+            raise ConfigError(f"{path}: expected a non-empty list of strings")
+        node = node[0]
+    return _attribute_string(node, path)
 
 
 def _client(node: object, path: str) -> ClientConfig:
@@ -128,9 +227,15 @@ def _client(node: object, path: str) -> ClientConfig:
         ("bearerOnly", "bearer_only", bool),
         ("consentRequired", "consent_required", bool),
         ("directAccessGrantsEnabled", "direct_access_grants_enabled", bool),
+        ("serviceAccountsEnabled", "service_accounts_enabled", bool),
     ):
         if key in obj:
             kwargs[attr] = _expect(obj[key], kind, f"{path}.{key}")
+    attributes = _expect(obj.get("attributes", {}), dict, f"{path}.attributes")
+    flag = _USE_REFRESH_TOKEN_FOR_CLIENT_CREDENTIALS
+    if flag in attributes:
+        value = _attribute_string(attributes[flag], f"{path}.attributes.{flag}")
+        kwargs["client_credentials_refresh_token"] = value.lower() == "true"
     for key, attr in (
         ("defaultClientScopes", "default_client_scopes"),
         ("optionalClientScopes", "optional_client_scopes"),

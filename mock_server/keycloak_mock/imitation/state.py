@@ -1,4 +1,4 @@
-"""Per-app mutable state: current realms, user sessions, signing keys, the clock.
+"""Per-app mutable state: current realms, user sessions (online and offline), keys, the clock.
 
 One ``MockState`` lives in each Flask app (``app.extensions``), never at module level, so two
 servers in one process share nothing.  Every mutation happens under one lock; token *signing*
@@ -20,6 +20,7 @@ from .clock import Clock
 from .config import RealmConfig
 from .ids import random_uuid
 from .keys import HmacKey, SigningKey
+from .realmkeys import RealmKeys
 
 _PURGE_INTERVAL_SECONDS = 30
 
@@ -43,6 +44,9 @@ class UserSession:
     started: int
     last_refresh: int
     clients: dict[str, ClientSession] = field(default_factory=dict)
+    #: An offline session (``offline_access``): its own store and timeouts, same id as the
+    #: online session it was created with, as in Keycloak.
+    offline: bool = False
 
 
 class MockState:
@@ -54,12 +58,10 @@ class MockState:
         self.lock = threading.RLock()
         self.clock = clock
         self._pristine_realms = {realm.realm: realm for realm in realms}
-        self._pristine_key = signing_key
         self.realms: dict[str, RealmConfig] = dict(self._pristine_realms)
         self.sessions: dict[str, UserSession] = {}
-        #: Published keys, the active one first; rotation prepends a key, the old ones still verify.
-        self.signing_keys: list[SigningKey] = [signing_key]
-        self._refresh_keys: dict[tuple[str, str | None], HmacKey] = {}
+        self.offline_sessions: dict[str, UserSession] = {}
+        self.keys = RealmKeys(self._pristine_realms, signing_key, self.lock, lambda: self.realms)
         self._last_purge = 0
         #: ``jti`` of revoked access tokens -> the second after which the entry can go.
         self.revoked_access_tokens: dict[str, int] = {}
@@ -77,25 +79,54 @@ class MockState:
             return realm
 
     def add_realm(self, realm: RealmConfig) -> None:
+        """Serve ``realm``; raises ``ConfigError`` (and adds nothing) if its keys are unusable."""
         with self.lock:
+            previous = self.realms.get(realm.realm)
             self.realms[realm.realm] = realm
+            try:
+                self.keys.realm_added(realm)
+            except Exception:
+                if previous is None:
+                    del self.realms[realm.realm]
+                else:
+                    self.realms[realm.realm] = previous
+                    self.keys.realm_added(previous)
+                raise
 
-    # -- keys -----------------------------------------------------------------------------
+    # -- keys (each realm's own: ``realmkeys.RealmKeys``) ----------------------------------
+    def realm_keys(self, realm: str) -> list[SigningKey]:
+        """The realm's published RSA keys, the active one first (a copy)."""
+        return self.keys.published(realm)
+
+    def active_key_of(self, realm: str) -> SigningKey:
+        """The key that signs the realm's access and ID tokens."""
+        return self.keys.active(realm)
+
+    def set_realm_keys(self, realm: str, keys: list[SigningKey]) -> None:
+        self.keys.replace(realm, keys)
+
+    @property
+    def default_realm(self) -> str:
+        """The realm that signs with the server's own key."""
+        return self.keys.default_realm
+
+    @property
+    def signing_keys(self) -> list[SigningKey]:
+        """The default realm's published keys, the active one first."""
+        return self.keys.published(self.keys.default_realm)
+
     @property
     def active_key(self) -> SigningKey:
-        return self.signing_keys[0]
+        """The default realm's signing key."""
+        return self.keys.active(self.keys.default_realm)
 
-    def key_by_kid(self, kid: str) -> SigningKey | None:
-        return next((k for k in self.signing_keys if k.kid == kid), None)
+    def key_by_kid(self, kid: str, realm: str | None = None) -> SigningKey | None:
+        """A key ``realm`` publishes (any realm's if ``None``) with this ``kid``."""
+        return self.keys.by_kid(kid, realm)
 
     def refresh_key(self, realm: RealmConfig) -> HmacKey:
-        """The realm's HS512 key, derived from the start-up key so rotation keeps sessions alive."""
-        cache_key = (realm.realm, realm.refresh_token_secret)
-        key = self._refresh_keys.get(cache_key)
-        if key is None:
-            key = self._pristine_key.refresh_key(realm.realm, realm.refresh_token_secret)
-            self._refresh_keys[cache_key] = key
-        return key
+        """The realm's HS512 key, derived from its first key so rotation keeps sessions alive."""
+        return self.keys.refresh_key(realm)
 
     # -- sessions -------------------------------------------------------------------------
     def create_session(
@@ -115,12 +146,31 @@ class MockState:
                 self._purge(now)
         return session
 
-    def session(self, session_id: str) -> UserSession | None:
-        return self.sessions.get(session_id)
+    def create_offline_session(self, online: UserSession, client_id: str, now: int) -> UserSession:
+        """Keycloak's ``createOrUpdateOfflineSession``: the online session's id, a life apart."""
+        with self.lock:
+            session = self.offline_sessions.get(online.id)
+            if session is None:
+                session = UserSession(
+                    id=online.id,
+                    realm=online.realm,
+                    user_id=online.user_id,
+                    started=now,
+                    last_refresh=now,
+                    offline=True,
+                )
+                self.offline_sessions[session.id] = session
+            session.clients.setdefault(client_id, ClientSession(timestamp=now))
+            return session
 
-    def live_session(self, realm: RealmConfig, session_id: str, now: int) -> UserSession | None:
+    def session(self, session_id: str, *, offline: bool = False) -> UserSession | None:
+        return (self.offline_sessions if offline else self.sessions).get(session_id)
+
+    def live_session(
+        self, realm: RealmConfig, session_id: str, now: int, *, offline: bool = False
+    ) -> UserSession | None:
         """The session if it exists, belongs to ``realm`` and has not timed out."""
-        session = self.sessions.get(session_id)
+        session = self.session(session_id, offline=offline)
         if (
             session is None
             or session.realm != realm.realm
@@ -129,16 +179,21 @@ class MockState:
             return None
         return session
 
-    def end_session(self, session_id: str) -> bool:
+    def end_session(self, session_id: str, *, offline: bool = False) -> bool:
         with self.lock:
-            return self.sessions.pop(session_id, None) is not None
+            store = self.offline_sessions if offline else self.sessions
+            return store.pop(session_id, None) is not None
 
     def end_sessions(self, predicate: Callable[[UserSession], bool]) -> int:
+        """End the online and offline sessions ``predicate`` picks; how many ended."""
         with self.lock:
-            doomed = [sid for sid, s in self.sessions.items() if predicate(s)]
-            for sid in doomed:
-                del self.sessions[sid]
-            return len(doomed)
+            ended = 0
+            for store in (self.sessions, self.offline_sessions):
+                doomed = [sid for sid, s in store.items() if predicate(s)]
+                for sid in doomed:
+                    del store[sid]
+                ended += len(doomed)
+            return ended
 
     # -- revoked access tokens ------------------------------------------------------------
     def revoke_access_token(self, token_id: str, exp: int, now: int) -> None:
@@ -174,8 +229,9 @@ class MockState:
         with self.lock:
             self.realms = dict(self._pristine_realms)
             self.sessions.clear()
+            self.offline_sessions.clear()
             self.revoked_access_tokens.clear()
-            self.signing_keys = [self._pristine_key]
+            self.keys.reset()
             self._last_purge = 0
             self.clock.reset()
             for listener in self.reset_listeners:
@@ -183,6 +239,12 @@ class MockState:
 
 
 def session_is_valid(realm: RealmConfig, session: UserSession, now: int) -> bool:
+    if session.offline:
+        # Offline sessions: their own idle timeout; a maximum only where the realm enables one.
+        return session.last_refresh + realm.offline_session_idle_timeout > now and (
+            not realm.offline_session_max_lifespan_enabled
+            or session.started + realm.offline_session_max_lifespan > now
+        )
     return (
         session.last_refresh + realm.sso_session_idle_timeout > now
         and session.started + realm.sso_session_max_lifespan > now

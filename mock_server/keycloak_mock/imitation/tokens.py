@@ -39,6 +39,8 @@ _SHA256 = hashes.SHA256()
 
 TOKEN_TYPE_ACCESS = "Bearer"  # noqa: S105 - a `typ` value
 TOKEN_TYPE_REFRESH = "Refresh"  # noqa: S105 - a `typ` value
+TOKEN_TYPE_OFFLINE = "Offline"  # noqa: S105 - a `typ` value
+OFFLINE_ACCESS = "offline_access"
 TOKEN_TYPE_ID = "ID"  # noqa: S105 - a `typ` value
 
 
@@ -142,9 +144,12 @@ class Grant:
     client: ClientConfig
     user: UserConfig
     issuer: str
-    session_id: str
+    session_id: str | None
+    """``None`` for a transient session (client credentials without refresh token): no ``sid``."""
     scopes: tuple[str, ...]
     """Client scopes applied, in token-scope order, ``openid`` first when requested."""
+    service_account_claims: Mapping[str, str] = field(default_factory=dict)
+    """``client_id``, ``clientHost``, ``clientAddress``: the ``service_account`` scope's claims."""
 
     scope: str = field(init=False)
     """The ``scope`` claim/field: applied scopes that are included in token scope.
@@ -197,19 +202,24 @@ def _profile_claims(grant: Grant, include_email: bool, include_profile: bool) ->
     return {key: claims[key] for key in java_hash_order(claims)}
 
 
-def access_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[str, Any]:
-    """Access-token claims in Keycloak 25/26 order."""
+def access_token_claims(grant: Grant, *, now: int, exp: int | None, jti: str) -> dict[str, Any]:
+    """Access-token claims in Keycloak 25/26 order (``exp`` ``None``: re-resolving an offline
+    token's claims, which have none)."""
     applied = set(grant.scopes)
     realm_roles, client_roles = (
         effective_roles(grant.realm, grant.user) if "roles" in applied else ([], {})
     )
     audience = [c for c in client_roles if c != grant.client.client_id]
     claims: dict[str, Any] = {"exp": exp, "iat": now, "jti": jti, "iss": grant.issuer}
+    if exp is None:
+        del claims["exp"]
     if audience:
         claims["aud"] = audience[0] if len(audience) == 1 else audience
     if "basic" in applied:
         claims["sub"] = grant.user.id
-    claims.update(typ=TOKEN_TYPE_ACCESS, azp=grant.client.client_id, sid=grant.session_id)
+    claims.update(typ=TOKEN_TYPE_ACCESS, azp=grant.client.client_id)
+    if grant.session_id is not None:
+        claims["sid"] = grant.session_id
     if "acr" in applied:
         claims["acr"] = "1"
     if "web-origins" in applied and grant.client.web_origins:
@@ -219,24 +229,37 @@ def access_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[s
     if client_roles:
         claims["resource_access"] = {c: {"roles": roles} for c, roles in client_roles.items()}
     claims["scope"] = grant.scope
-    claims.update(_profile_claims(grant, "email" in applied, "profile" in applied))
+    other = _profile_claims(grant, "email" in applied, "profile" in applied)
+    if grant.service_account_claims:
+        other.update(grant.service_account_claims)
+        other = {key: other[key] for key in java_hash_order(other)}
+    claims.update(other)
     return claims
 
 
-def refresh_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[str, Any]:
-    """Refresh-token claims (Keycloak 25-26.6: the access scope is copied)."""
-    return {
-        "exp": exp,
-        "iat": now,
-        "jti": jti,
-        "iss": grant.issuer,
-        "aud": grant.issuer,
-        "sub": grant.user.id,
-        "typ": TOKEN_TYPE_REFRESH,
-        "azp": grant.client.client_id,
-        "sid": grant.session_id,
-        "scope": grant.scope,
-    }
+def refresh_token_claims(
+    grant: Grant, *, now: int, exp: int | None, jti: str, offline: bool = False
+) -> dict[str, Any]:
+    """Refresh-token claims (Keycloak 25-26.6: the access scope is copied).
+
+    An offline token has no ``exp`` unless the realm limits offline sessions (Keycloak's
+    ``generateRefreshToken`` sets it only then).
+    """
+    claims: dict[str, Any] = {} if exp is None else {"exp": exp}
+    claims.update(
+        {
+            "iat": now,
+            "jti": jti,
+            "iss": grant.issuer,
+            "aud": grant.issuer,
+            "sub": grant.user.id,
+            "typ": TOKEN_TYPE_OFFLINE if offline else TOKEN_TYPE_REFRESH,
+            "azp": grant.client.client_id,
+            "sid": grant.session_id,
+            "scope": grant.scope,
+        }
+    )
+    return claims
 
 
 def id_token_claims(
@@ -257,6 +280,8 @@ def id_token_claims(
         "sid": grant.session_id,
         "at_hash": b64url(digest[: len(digest) // 2]),
     }
+    if grant.session_id is None:
+        del claims["sid"]
     if "acr" in applied:
         claims["acr"] = "1"
     claims.update(_profile_claims(grant, "email" in applied, "profile" in applied))
@@ -279,10 +304,10 @@ def token_response(
     access_token: str,
     expires_in: int,
     refresh_expires_in: int,
-    refresh_token: str,
+    refresh_token: str | None,
     id_token: str | None,
     not_before_policy: int,
-    session_state: str,
+    session_state: str | None,
     scope: str,
     extra: Mapping[str, str],
 ) -> dict[str, Any]:
@@ -291,14 +316,16 @@ def token_response(
         "access_token": access_token,
         "expires_in": expires_in,
         "refresh_expires_in": refresh_expires_in,
-        "refresh_token": refresh_token,
-        "token_type": "Bearer",
     }
+    if refresh_token is not None:
+        body["refresh_token"] = refresh_token
+    body["token_type"] = "Bearer"  # noqa: S105 - a token type
     if id_token is not None:
         body["id_token"] = id_token
-    body.update(
-        {"not-before-policy": not_before_policy, "session_state": session_state, "scope": scope}
-    )
+    body["not-before-policy"] = not_before_policy
+    if session_state is not None:
+        body["session_state"] = session_state
+    body["scope"] = scope
     body.update(extra)
     return body
 

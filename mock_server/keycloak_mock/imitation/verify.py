@@ -122,8 +122,14 @@ def check_access_token(
     now: int | None = None,
 ) -> VerifiedAccessToken:
     """``verify_access_token`` for callers that have the state and want the realm as well."""
+    # Any realm's key first, so a token of another realm gets the clearer issuer message.
     claims = verify_rs256_signature(token, state)
     realm_name = _check_issuer(claims, state, issuer_base, realm)
+    if state.key_by_kid(_kid_of(token), realm_name) is None:
+        # Genuine, but signed by another realm's key: that realm's JWKS would not verify it.
+        raise TokenVerificationError(
+            f"Unknown signing key: realm '{realm_name}' does not publish the token's key"
+        )
     if "sub" not in claims:
         raise TokenVerificationError("Subject missing in token")
     if claims.get("typ") != TOKEN_TYPE_ACCESS:
@@ -141,8 +147,11 @@ def check_access_token(
     return VerifiedAccessToken(realm=realm_name, claims=claims)
 
 
-def verify_rs256_signature(token: str, state: MockState) -> dict[str, Any]:
-    """The claims of a JWS signed RS256 by one of ``state``'s published keys; claims unchecked.
+def verify_rs256_signature(
+    token: str, state: MockState, realm: str | None = None
+) -> dict[str, Any]:
+    """The claims of a JWS signed RS256 by a key ``realm`` publishes (with ``None``: any realm of
+    ``state``); claims unchecked.
 
     This is Keycloak's ``session.tokens().decode``: what revocation relies on before it looks at
     the claims itself.
@@ -164,7 +173,7 @@ def verify_rs256_signature(token: str, state: MockState) -> dict[str, Any]:
             f"Unsupported algorithm {_echo(algorithm)}: access tokens are RS256{hint}"
         )
     kid = header.get("kid")
-    key = state.key_by_kid(kid) if isinstance(kid, str) else None
+    key = state.key_by_kid(kid, realm) if isinstance(kid, str) else None
     if key is None:
         raise TokenVerificationError(f"Unknown signing key: kid {_echo(kid)} is not published")
     try:
@@ -181,6 +190,13 @@ def verify_rs256_signature(token: str, state: MockState) -> dict[str, Any]:
             raise TokenVerificationError(f"Malformed token: claim '{name}' has the wrong type")
     result: dict[str, Any] = claims
     return result
+
+
+def _kid_of(token: str) -> str:
+    import jwt  # already loaded: the signature was verified with it
+
+    kid = jwt.get_unverified_header(token).get("kid")
+    return kid if isinstance(kid, str) else ""
 
 
 def _check_issuer(

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import functools
 import ipaddress
+import socket
 import types
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, get_type_hints
@@ -19,6 +20,7 @@ from keycloak_mock.imitation.config import MockConfig
 from keycloak_mock.imitation.errors import ConfigError
 
 PROG = "keycloak-mock"
+DISTRIBUTION = "demobank-keycloak-mock"
 ENV_PREFIX = "KEYCLOAK_MOCK_"
 EXIT_USAGE = 2
 _TRUE = {"1", "true", "yes", "on"}
@@ -28,6 +30,33 @@ _FALSE = {"0", "false", "no", "off", ""}
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, reading the installed version only when asked (start-up stays as it was)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version(DISTRIBUTION)
+        except PackageNotFoundError:
+            installed = "unknown (not installed)"
+        print(f"{PROG} {installed}")
+        parser.exit(0)
+
+
+#: What ``--help`` gives as the default of options whose ``MockConfig`` default is ``None``.
+_DEFAULT_TEXT = {
+    "access_token_lifespan": "each realm's own (900 in the embedded realm, as finAPI's)",
+    "refresh_token_lifespan": "each realm's own (1800 in the embedded realm)",
+    "config": "the embedded realm customer with demo/demo",
+    "signing_key": "the bundled TEST-ONLY dev key",
+    "issuer_url": "from each request",
+}
 
 
 def env_var(field_name: str) -> str:
@@ -56,15 +85,25 @@ def _field_type(field: dataclasses.Field[Any]) -> type:
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(
         prog=PROG,
+        usage=f"{PROG} [options]\n       {PROG} healthcheck [--url URL] [--timeout SECONDS]\n"
+        f"       {PROG} drift [options]",
         description="Mock of finAPI Demobank's Keycloak (token endpoint, JWKS, discovery). "
         "A development tool: never use it to guard real data.",
-        epilog=f"Every option can also be set with an env var: {ENV_PREFIX}<OPTION>, "
-        f"e.g. {env_var('port')}=9000. `{PROG} healthcheck --help`: check a running mock. "
-        f"`{PROG} drift --help`: compare the mock with finAPI's live Keycloak.",
+        epilog="commands:\n"
+        "  healthcheck  exit 0 if a running mock answers /health/ready with UP,\n"
+        f"               else 1 (`{PROG} healthcheck --help` for its options)\n"
+        "  drift        compare the mock with finAPI's live Keycloak, field by field\n"
+        f"               (`{PROG} drift --help`)\n\n"
+        f"Every option can also be set with an env var: {ENV_PREFIX}<OPTION>, "
+        f"e.g. {env_var('port')}=9000.\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     for field in dataclasses.fields(MockConfig):
         kind = _field_type(field)
-        help_text = f"{field.metadata['help']} (env {env_var(field.name)})"
+        help_text = (
+            f"{field.metadata['help']} (env {env_var(field.name)}; default {_default(field)})"
+        )
         if kind is bool:
             parser.add_argument(flag(field.name), action="store_true", default=None, help=help_text)
         else:
@@ -81,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar = "HOSTS"
             parser.add_argument(flag(field.name), type=kind, metavar=metavar, help=help_text)
     return parser
+
+
+def _default(field: dataclasses.Field[Any]) -> str:
+    if field.name in _DEFAULT_TEXT:
+        return _DEFAULT_TEXT[field.name]
+    if field.default is False:
+        return "off"
+    if field.default is None:
+        return "none"
+    return str(field.default)
 
 
 def config_from(argv: Sequence[str] | None, environ: Mapping[str, str]) -> MockConfig:
@@ -127,10 +176,30 @@ def validate(config: MockConfig) -> None:
     if config.issuer_url is not None and not config.issuer_url.startswith(("http://", "https://")):
         raise ConfigError(f"--issuer-url: {config.issuer_url!r} is not an http(s) URL")
     if not is_loopback(config.host) and not config.allow_remote:
-        raise ConfigError(
-            f"--host {config.host} is not a loopback address; this mock must not guard real data. "
-            "Pass --allow-remote (the container does) if you mean it"
-        )
+        addresses = resolve(config.host)
+        if not addresses:
+            raise ConfigError(f"--host {config.host}: no such host (the name does not resolve)")
+        if not all(ipaddress.ip_address(a).is_loopback for a in addresses):
+            raise ConfigError(
+                f"--host {config.host} is not a loopback address; this mock must not guard real "
+                "data. Pass --allow-remote (the container does) if you mean it"
+            )
+
+
+def resolve(host: str) -> list[str]:
+    """The addresses ``host`` names (none if it does not resolve): a literal address is itself.
+
+    Only names other than ``localhost`` get here, so the default start does no lookup.
+    """
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []
+    return sorted({str(info[4][0]).split("%")[0] for info in infos})
 
 
 def is_loopback(host: str) -> bool:

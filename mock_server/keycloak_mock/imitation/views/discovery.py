@@ -46,7 +46,7 @@ def openid_configuration(realm_name: str) -> Response:
         scopes.update(client.default_client_scopes, client.optional_client_scopes)
     document.update(
         {
-            "grant_types_supported": ["password", "refresh_token"],
+            "grant_types_supported": ["client_credentials", "password", "refresh_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": _CLIENT_AUTH_METHODS,
@@ -68,7 +68,7 @@ def openid_configuration(realm_name: str) -> Response:
 @blueprint.route("/realms/<realm_name>/protocol/openid-connect/certs", methods=["GET"])
 def certs(realm_name: str) -> Response:
     realm = require_realm(realm_name)
-    keys = [key.jwk(realm.realm) for key in state().signing_keys]
+    keys = [key.jwk(realm.realm) for key in state().realm_keys(realm.realm)]
     return json_response({"keys": keys}, headers={"Cache-Control": "no-cache"})
 
 
@@ -80,7 +80,7 @@ def realm_info(realm_name: str) -> Response:
     base = realm_url(realm.realm)
     body = {
         "realm": realm.realm,
-        "public_key": state().active_key.public_key_b64,
+        "public_key": state().active_key_of(realm.realm).public_key_b64,
         "token-service": f"{base}/protocol/openid-connect",
         "account-service": f"{base}/account",
         "tokens-not-before": realm.not_before,

@@ -28,7 +28,7 @@ from keycloak_mock.imitation.errors import (
 from keycloak_mock.imitation.grants import check_refresh_claims, decode_refresh_token
 from keycloak_mock.imitation.http import NO_STORE, issuer_base, json_response, realm_url, state
 from keycloak_mock.imitation.javaorder import java_hash_order
-from keycloak_mock.imitation.state import MockState, UserSession, session_is_valid
+from keycloak_mock.imitation.state import ClientSession, MockState, UserSession, session_is_valid
 from keycloak_mock.imitation.tokens import (
     TOKEN_TYPE_ACCESS,
     TOKEN_TYPE_REFRESH,
@@ -63,6 +63,7 @@ _USERINFO_CLAIMS = (
     "email",
 )
 _INTROSPECTION_HINTS = ("access_token", "refresh_token")
+_SERVICE_ACCOUNT_CLAIMS = ("client_id", "clientHost", "clientAddress")
 
 SESSION_NOT_FOUND = "User session not found or doesn't have client attached on it"
 TOKEN_VERIFICATION_FAILED = "Token verification failed"  # noqa: S105 - a message
@@ -109,11 +110,13 @@ def _find_session(
     """The token's user session, alive, with the client attached and an enabled user.
 
     Keycloak's ``findValidSession`` order: missing session (or client detached), then expiry, then
-    "token older than the session", then the user.
+    "token older than the session", then the user.  A service account's token without ``sid``
+    stands for a transient session, which Keycloak rebuilds from the token.
     """
-    sid = claims.get("sid")
+    if "sid" not in claims and claims.get("typ") == TOKEN_TYPE_ACCESS:
+        return _transient_session(realm, claims, client, now)
     with mock.lock:
-        session = mock.session(sid) if isinstance(sid, str) else None
+        session = _token_session(mock, realm, claims, client, now)
         if (
             session is None
             or session.realm != realm.realm
@@ -132,6 +135,51 @@ def _find_session(
     return _LiveSession(session=session, client=client, user=user)
 
 
+def _transient_session(
+    realm: RealmConfig, claims: dict[str, Any], client: ClientConfig, now: int
+) -> _LiveSession:
+    sub = claims.get("sub")
+    user = realm.user_by_id(sub) if isinstance(sub, str) else None
+    if user is None or user.service_account_client != client.client_id:
+        raise SessionProblem(SESSION_NOT_FOUND)
+    if not user.enabled:
+        raise SessionProblem("User disabled")
+    session = UserSession(
+        id="",
+        realm=realm.realm,
+        user_id=user.id,
+        started=claims.get("iat", now),
+        last_refresh=now,
+        clients={client.client_id: ClientSession(timestamp=now)},
+    )
+    return _LiveSession(session=session, client=client, user=user)
+
+
+def _token_session(
+    mock: MockState, realm: RealmConfig, claims: dict[str, Any], client: ClientConfig, now: int
+) -> UserSession | None:
+    """The session a token's ``sid`` names: an offline token's in the offline store; an access
+    token's online if it is still usable there, else offline (Keycloak's ``findValidSession``)."""
+    sid = claims.get("sid")
+    if not isinstance(sid, str):
+        return None
+    token_type = claims.get("typ")
+    if token_type == _TOKEN_TYPE_OFFLINE:
+        return mock.session(sid, offline=True)
+    online = mock.session(sid)
+    if token_type != TOKEN_TYPE_ACCESS:
+        return online
+    usable = (
+        online is not None
+        and online.realm == realm.realm
+        and client.client_id in online.clients
+        and session_is_valid(realm, online, now)
+    )
+    if usable:
+        return online
+    return mock.session(sid, offline=True) or online
+
+
 def _current_claims(
     claims: dict[str, Any], live: _LiveSession, realm: RealmConfig
 ) -> dict[str, Any]:
@@ -141,17 +189,24 @@ def _current_claims(
         client=live.client,
         user=live.user,
         issuer=claims["iss"],
-        session_id=live.session.id,
+        session_id=live.session.id or None,
         scopes=applied_scopes(live.client, split_scope(claims.get("scope", ""))),
+        # Session notes of a service account's login, which its token carries.
+        service_account_claims={
+            k: claims[k]
+            for k in _SERVICE_ACCOUNT_CLAIMS
+            if live.user.service_account_client and isinstance(claims.get(k), str)
+        },
     )
-    return access_token_claims(grant, now=claims["iat"], exp=claims["exp"], jti=claims["jti"])
+    # An offline token without ``exp`` introspects without one, as Keycloak's does.
+    return access_token_claims(grant, now=claims["iat"], exp=claims.get("exp"), jti=claims["jti"])
 
 
 def _decode_any(mock: MockState, realm: RealmConfig, encoded: str) -> dict[str, Any] | None:
     """Claims of a token this realm signed (access: RS256, refresh: HS512), or ``None``.
 
-    Like Keycloak's ``session.tokens().decode`` only the signature is checked, plus the issuer:
-    Keycloak binds a token to its realm through per-realm keys, the mock shares one RSA key.
+    Like Keycloak's ``session.tokens().decode`` only the signature is checked, with the realm's
+    own keys, plus the issuer.
     """
     import jwt  # here, not at the top: PyJWT slows start-up and only decoding needs it
 
@@ -163,12 +218,19 @@ def _decode_any(mock: MockState, realm: RealmConfig, encoded: str) -> dict[str, 
         if algorithm == "HS512":
             claims = decode_refresh_token(mock, realm, encoded)
         else:
-            claims = verify_rs256_signature(encoded, mock)
+            claims = verify_rs256_signature(encoded, mock, realm.realm)
     except (InvalidGrant, TokenVerificationError):
         return None
     if claims.get("iss") != realm_url(realm.realm):
         return None
     return claims
+
+
+def _exp_ok(claims: dict[str, Any]) -> bool:
+    """``exp`` is a number, or absent on an offline token (no offline session maximum)."""
+    if "exp" not in claims:
+        return claims.get("typ") == _TOKEN_TYPE_OFFLINE
+    return _has_types(claims, exp=int)
 
 
 def _has_types(claims: dict[str, Any], **types: type) -> bool:
@@ -269,10 +331,12 @@ def logout(realm_name: str) -> Response:
     check_refresh_claims(
         realm, client, claims, realm_url(realm.realm), mock.clock.seconds(), check_expiry=False
     )
+    # An offline token ends the offline session only; the online one (if any) lives on.
+    offline = claims["typ"] == _TOKEN_TYPE_OFFLINE
     with mock.lock:
-        session = mock.session(claims["sid"])
+        session = mock.session(claims["sid"], offline=offline)
         if session is not None and session.realm == realm.realm:
-            mock.end_session(session.id)
+            mock.end_session(session.id, offline=offline)
     response = Response(status=204)
     del response.headers["Content-Type"]
     response.headers.update({"Cache-Control": "no-cache", **_CSP})
@@ -311,19 +375,19 @@ def revoke(realm_name: str) -> Response:
     if azp != client.client_id:
         raise InvalidRequest("Unmatching clients")
     now = mock.clock.seconds()
-    if not _has_types(claims, jti=str, exp=int):
+    if not _has_types(claims, jti=str) or not _exp_ok(claims):
         raise InvalidToken("Invalid token", status=200)
     try:
         live = _find_session(mock, realm, claims, client, now)
     except SessionProblem:
         raise InvalidToken("Invalid token", status=200) from None
     if token_type == TOKEN_TYPE_ACCESS:
-        mock.revoke_access_token(claims["jti"], claims["exp"], now)
+        mock.revoke_access_token(claims["jti"], claims["exp"], now)  # access tokens have ``exp``
     else:
         with mock.lock:
             live.session.clients.pop(client.client_id, None)
             if not live.session.clients:
-                mock.end_session(live.session.id)
+                mock.end_session(live.session.id, offline=live.session.offline)
     response = Response(status=200)
     # Keycloak allows an empty Content-Type here: the success has no body and no media type.
     del response.headers["Content-Type"]
@@ -362,7 +426,7 @@ def _introspection(
 ) -> dict[str, Any] | None:
     """The active body, or ``None`` for every reason Keycloak answers ``{"active":false}``."""
     claims = _decode_any(mock, realm, encoded)
-    if claims is None or not _has_types(claims, exp=int, iat=int, jti=str, azp=str):
+    if claims is None or not _has_types(claims, iat=int, jti=str, azp=str) or not _exp_ok(claims):
         return None
     token_type = claims.get("typ")
     if hint == "refresh_token" and token_type not in (TOKEN_TYPE_REFRESH, _TOKEN_TYPE_OFFLINE):
@@ -371,7 +435,8 @@ def _introspection(
     now = mock.clock.seconds()
     if client is None or not client.enabled or claims["iat"] < realm.not_before:
         return None
-    if now > claims["exp"] or mock.is_access_token_revoked(claims["jti"], now):
+    expired = "exp" in claims and now > claims["exp"]
+    if expired or mock.is_access_token_revoked(claims["jti"], now):
         return None
     try:
         live = _find_session(mock, realm, claims, client, now)

@@ -11,7 +11,11 @@ from keycloak_mock.imitation.errors import (
     InvalidRequest,
     UnsupportedGrantType,
 )
-from keycloak_mock.imitation.grants import password_grant, refresh_grant
+from keycloak_mock.imitation.grants import (
+    client_credentials_grant,
+    password_grant,
+    refresh_grant,
+)
 from keycloak_mock.imitation.http import (
     NO_STORE,
     add_response_headers,
@@ -23,7 +27,11 @@ from keycloak_mock.imitation.http import (
 from .common import duplicated_parameter, require_form, require_realm, single_values
 
 blueprint = Blueprint("token", __name__)
-GRANTS = {"password": password_grant, "refresh_token": refresh_grant}
+GRANTS = {
+    "password": password_grant,
+    "refresh_token": refresh_grant,
+    "client_credentials": client_credentials_grant,
+}
 
 
 @blueprint.route("/realms/<realm_name>/protocol/openid-connect/token", methods=["POST"])
@@ -46,7 +54,8 @@ def token(realm_name: str) -> Response:
         raise InvalidClient("Bearer-only not allowed", status=400)
     if duplicated_parameter(raw_form):
         raise InvalidRequest("duplicated parameter")
-    return json_response(grant(state(), realm, client, form, realm_url(realm.realm)))
+    remote_addr = request.remote_addr or "127.0.0.1"
+    return json_response(grant(state(), realm, client, form, realm_url(realm.realm), remote_addr))
 
 
 @blueprint.route("/realms/<realm_name>/protocol/openid-connect/token", methods=["OPTIONS"])
