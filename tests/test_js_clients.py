@@ -27,7 +27,7 @@ import pytest
 from keycloak_mock import MockConfig, MockServer
 
 JS_DIR = Path(__file__).resolve().parent / "js"
-REALMS_FILE = JS_DIR / "realms.json"
+REALMS_FILE = JS_DIR.parent.parent / "fixtures" / "browser-realm.json"
 # Generous: a shared CI machine starts node and the clients' first TLS handshakes slowly.
 NODE_TIMEOUT_SECONDS = 300
 NPM_TIMEOUT_SECONDS = 600
@@ -87,7 +87,7 @@ def js_packages() -> Path:
 
 @pytest.fixture(scope="module")
 def js_mock() -> Iterator[MockServer]:
-    """The mock the JavaScript tests talk to over plain http, with ``tests/js/realms.json``."""
+    """The mock the JavaScript tests talk to over http, with ``fixtures/browser-realm.json``."""
     with MockServer(MockConfig(port=0, config=str(REALMS_FILE))) as server:
         yield server
 

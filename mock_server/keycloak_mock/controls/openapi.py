@@ -430,12 +430,14 @@ def _keycloak_paths() -> dict[str, Schema]:
         },
         f"{_OIDC}/certs": {
             "parameters": [_REALM],
+            "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
             "get": _op(
                 "JWKS: the published RS256 keys", {"200": _json(_ref("Jwks"), "Keys")}, tags=kc
             ),
         },
         f"{_OIDC}/userinfo": {
             "parameters": [_REALM],
+            "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
             **{
                 method: _op(
                     "Userinfo: claims for a Bearer access token with scope openid",
@@ -449,6 +451,7 @@ def _keycloak_paths() -> dict[str, Schema]:
         },
         f"{_OIDC}/token/introspect": {
             "parameters": [_REALM],
+            "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
             "post": _op(
                 "Introspection for confidential clients",
                 {
@@ -471,6 +474,7 @@ def _keycloak_paths() -> dict[str, Schema]:
         },
         f"{_OIDC}/logout": {
             "parameters": [_REALM],
+            "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
             "post": _op(
                 "Logout with a refresh token: ends the whole session",
                 {
@@ -485,6 +489,7 @@ def _keycloak_paths() -> dict[str, Schema]:
         },
         f"{_OIDC}/revoke": {
             "parameters": [_REALM],
+            "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
             "post": _op(
                 "Token revocation (RFC 7009)",
                 {

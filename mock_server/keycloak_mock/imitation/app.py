@@ -13,7 +13,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import limits
+from . import cors, limits
 from .clock import Clock
 from .config import MockConfig, RealmConfig
 from .errors import OAuthError
@@ -105,6 +105,7 @@ def _finish_response(response: Response) -> Response:
     pending: dict[str, str] | None = context.get("response_headers")
     wanted = list(pending.items()) if pending else []
     req = current_request()
+    cors.finish(context, req.environ.get("HTTP_ORIGIN"), response)
     if req.url_rule is not None and req.path.startswith("/realms/"):
         omitted = context.get("omitted_security_headers", ())
         wanted += [(name, value) for name, value in SECURITY_HEADERS.items() if name not in omitted]

@@ -88,6 +88,9 @@ class ClientConfig:
     )
     optional_client_scopes: tuple[str, ...] = ("address", "phone", "microprofile-jwt")
     web_origins: tuple[str, ...] = ()
+    redirect_uris: tuple[str, ...] = ()
+    #: The ``post.logout.redirect.uris`` attribute; ``+`` stands for the redirect URIs.
+    post_logout_redirect_uris: tuple[str, ...] = ("+",)
 
 
 DEMOBANK_CLI = ClientConfig(

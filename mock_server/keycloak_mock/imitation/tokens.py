@@ -32,6 +32,7 @@ from .config import (
 )
 from .javaorder import java_hash_order
 from .keys import HmacKey, SigningKey, b64url
+from .weborigins import resolved_web_origins
 
 #: RS256 is RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 3.3); HS512 is HMAC-SHA-512.
 _PKCS1V15 = padding.PKCS1v15()
@@ -213,7 +214,7 @@ def access_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[s
     if "acr" in applied:
         claims["acr"] = "1"
     if "web-origins" in applied and grant.client.web_origins:
-        claims["allowed-origins"] = list(grant.client.web_origins)
+        claims["allowed-origins"] = list(resolved_web_origins(grant.client))
     if realm_roles:
         claims["realm_access"] = {"roles": realm_roles}
     if client_roles:

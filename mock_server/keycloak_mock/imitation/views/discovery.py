@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from keycloak_mock.imitation import cors
 from keycloak_mock.imitation.http import json_response, realm_url, state
 
 from .common import require_realm
@@ -35,6 +36,7 @@ def openid_configuration(realm_name: str) -> Response:
     realm = require_realm(realm_name)
     if request.method not in ("GET", "HEAD"):
         return json_response(NOT_FOUND, 404)
+    cors.allow_any_origin(expose=False)
     base = realm_url(realm.realm)
     views = current_app.view_functions
     document: dict[str, Any] = {"issuer": base}
@@ -65,11 +67,22 @@ def openid_configuration(realm_name: str) -> Response:
     )
 
 
-@blueprint.route("/realms/<realm_name>/protocol/openid-connect/certs", methods=["GET"])
+@blueprint.route(
+    "/realms/<realm_name>/protocol/openid-connect/certs",
+    methods=["GET"],
+    provide_automatic_options=False,
+)
 def certs(realm_name: str) -> Response:
     realm = require_realm(realm_name)
+    cors.allow_any_origin(expose=False)
     keys = [key.jwk(realm.realm) for key in state().signing_keys]
     return json_response({"keys": keys}, headers={"Cache-Control": "no-cache"})
+
+
+@blueprint.route("/realms/<realm_name>/protocol/openid-connect/certs", methods=["OPTIONS"])
+def certs_preflight(realm_name: str) -> Response:
+    require_realm(realm_name)
+    return cors.preflight(request.headers.get("Origin"), ("GET",))
 
 
 @blueprint.route("/realms/<realm_name>", methods=_ALL_METHODS)

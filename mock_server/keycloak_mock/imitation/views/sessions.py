@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
+from keycloak_mock.imitation import cors
 from keycloak_mock.imitation.clients import authenticate_client
 from keycloak_mock.imitation.config import ClientConfig, RealmConfig, UserConfig
 from keycloak_mock.imitation.errors import (
@@ -181,9 +182,11 @@ def _has_types(claims: dict[str, Any], **types: type) -> bool:
 # -- userinfo -----------------------------------------------------------------------------------
 
 
-@blueprint.route(f"{_OIDC}/userinfo", methods=["GET", "POST"])
+@blueprint.route(f"{_OIDC}/userinfo", methods=["GET", "POST"], provide_automatic_options=False)
 def userinfo(realm_name: str) -> Response:
     realm = require_realm(realm_name)
+    # Refusals before the token checks out may be read by any page; then its client's origins.
+    cors.allow_any_origin()
     mock = state()
     token = _userinfo_token(realm)
     if token is None:
@@ -194,6 +197,10 @@ def userinfo(realm_name: str) -> Response:
         ).claims
     except TokenVerificationError:
         raise _invalid_token(realm, TOKEN_VERIFICATION_FAILED) from None
+    azp = claims.get("azp")
+    token_client = realm.client(azp) if isinstance(azp, str) else None
+    if token_client is not None:
+        cors.allow_client(token_client)
     if "openid" not in split_scope(claims.get("scope") or ""):
         raise BearerChallenge(403, "insufficient_scope", "Missing openid scope", realm=realm.realm)
     try:
@@ -252,12 +259,13 @@ def _userinfo_refusal(refusal: BearerChallenge) -> Response:
 # -- logout -------------------------------------------------------------------------------------
 
 
-@blueprint.route(f"{_OIDC}/logout", methods=["POST"])
+@blueprint.route(f"{_OIDC}/logout", methods=["POST"], provide_automatic_options=False)
 def logout(realm_name: str) -> Response:
     """Non-browser logout: ends the user session the refresh token belongs to, for all clients."""
     realm = require_realm(realm_name)
     form = single_values(require_form())
     client = authenticate_client(realm, form, request.headers.get("Authorization"))
+    cors.allow_client(client)
     if client.bearer_only:
         raise InvalidClient("Bearer-only not allowed", status=400)
     encoded = form.get("refresh_token")
@@ -279,10 +287,28 @@ def logout(realm_name: str) -> Response:
     return response
 
 
+# -- CORS preflights ----------------------------------------------------------------------------
+
+
+@blueprint.route(f"{_OIDC}/userinfo", methods=["OPTIONS"])
+@blueprint.route(f"{_OIDC}/logout", methods=["OPTIONS"])
+def preflight_any_method(realm_name: str) -> Response:
+    """Userinfo's and logout's preflights name no methods: Keycloak's default list."""
+    require_realm(realm_name)
+    return cors.preflight(request.headers.get("Origin"))
+
+
+@blueprint.route(f"{_OIDC}/revoke", methods=["OPTIONS"])
+@blueprint.route(f"{_OIDC}/token/introspect", methods=["OPTIONS"])
+def preflight_post(realm_name: str) -> Response:
+    require_realm(realm_name)
+    return cors.preflight(request.headers.get("Origin"), ("POST", "OPTIONS"))
+
+
 # -- revocation ---------------------------------------------------------------------------------
 
 
-@blueprint.route(f"{_OIDC}/revoke", methods=["POST"])
+@blueprint.route(f"{_OIDC}/revoke", methods=["POST"], provide_automatic_options=False)
 def revoke(realm_name: str) -> Response:
     """RFC 7009 as Keycloak does it: a refresh token detaches its client, an access token dies."""
     realm = require_realm(realm_name)
@@ -291,6 +317,7 @@ def revoke(realm_name: str) -> Response:
         raise AccessDenied("Realm not enabled")
     form = single_values(raw_form)
     client = authenticate_client(realm, form, request.headers.get("Authorization"))
+    cors.allow_client(client)
     if client.bearer_only:
         raise InvalidClient("Bearer-only not allowed", status=400)
     if duplicated_parameter(raw_form):
@@ -334,7 +361,7 @@ def revoke(realm_name: str) -> Response:
 # -- introspection ------------------------------------------------------------------------------
 
 
-@blueprint.route(f"{_OIDC}/token/introspect", methods=["POST"])
+@blueprint.route(f"{_OIDC}/token/introspect", methods=["POST"], provide_automatic_options=False)
 def introspect(realm_name: str) -> Response:
     """RFC 7662 for confidential clients; any token this realm cannot vouch for is inactive."""
     realm = require_realm(realm_name)
@@ -343,6 +370,7 @@ def introspect(realm_name: str) -> Response:
         raise AccessDenied("Realm not enabled")
     form = single_values(raw_form)
     client = authenticate_client(realm, form, request.headers.get("Authorization"))
+    cors.allow_client(client)
     if client.public_client:
         raise InvalidRequest("Client not allowed.", status=403)
     if duplicated_parameter(raw_form):
