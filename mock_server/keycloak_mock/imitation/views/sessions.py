@@ -40,6 +40,7 @@ from keycloak_mock.imitation.tokens import (
 )
 from keycloak_mock.imitation.verify import check_access_token, verify_rs256_signature
 
+from .browserlogout import browser_logout, confirmed_logout
 from .common import (
     FORM_CONTENT_TYPE,
     duplicated_parameter,
@@ -259,11 +260,18 @@ def _userinfo_refusal(refusal: BearerChallenge) -> Response:
 # -- logout -------------------------------------------------------------------------------------
 
 
-@blueprint.route(f"{_OIDC}/logout", methods=["POST"], provide_automatic_options=False)
+@blueprint.route(f"{_OIDC}/logout", methods=["GET", "POST"], provide_automatic_options=False)
 def logout(realm_name: str) -> Response:
-    """Non-browser logout: ends the user session the refresh token belongs to, for all clients."""
+    """Non-browser logout with a refresh token: ends its user session, for all clients.
+
+    Without ``refresh_token`` (a GET, or a form without one) it is the browser's logout.
+    """
     realm = require_realm(realm_name)
+    if request.method == "GET":
+        return browser_logout(realm, single_values(request.args))
     form = single_values(require_form())
+    if "refresh_token" not in form:
+        return browser_logout(realm, form)
     client = authenticate_client(realm, form, request.headers.get("Authorization"))
     cors.allow_client(client)
     if client.bearer_only:
@@ -285,6 +293,13 @@ def logout(realm_name: str) -> Response:
     del response.headers["Content-Type"]
     response.headers.update({"Cache-Control": "no-cache", **_CSP})
     return response
+
+
+@blueprint.route(f"{_OIDC}/logout/logout-confirm", methods=["POST"])
+def logout_confirm(realm_name: str) -> Response:
+    """The confirmation page's form (the browser logout without ``id_token_hint``)."""
+    realm = require_realm(realm_name)
+    return confirmed_logout(realm, single_values(require_form()))
 
 
 # -- CORS preflights ----------------------------------------------------------------------------
