@@ -118,7 +118,14 @@ def refresh_grant(
         client_session.timestamp = now
 
     original = split_scope(claims["scope"])
-    kept = [s for s in original if s in requested] if requested else original
+    if requested is None:
+        kept = original
+    else:
+        # Keycloak's refreshAccessToken: only within the refresh token's scope, and ``openid``
+        # (so the ID token) follows the login, whatever this request names.
+        if not set(requested) <= set(original):
+            raise InvalidScope(f"Invalid scopes: {form.get('scope')}")
+        kept = [*requested, "openid"] if "openid" in original else requested
     grant = Grant(
         realm=realm,
         client=client,

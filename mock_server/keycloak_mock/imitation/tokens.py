@@ -158,6 +158,15 @@ class Grant:
         scope = " ".join(s for s in self.scopes if s == "openid" or included(s))
         object.__setattr__(self, "scope", scope)
 
+    @property
+    def session_scope(self) -> str:
+        """Every applied scope, hidden ones too: the refresh token's ``scope`` claim.
+
+        Keycloak writes the client session's scope string there with "include in token scope"
+        ignored, which is also what a later refresh may narrow its ``scope`` within.
+        """
+        return " ".join(self.scopes)
+
 
 def effective_roles(realm: RealmConfig, user: UserConfig) -> tuple[list[str], dict[str, list[str]]]:
     """Realm roles and client roles with ``default-roles-<realm>`` expanded, in Java set order."""
@@ -225,7 +234,7 @@ def access_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[s
 
 
 def refresh_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[str, Any]:
-    """Refresh-token claims (Keycloak 25-26.6: the access scope is copied)."""
+    """Refresh-token claims; ``scope`` names the hidden default scopes as well."""
     return {
         "exp": exp,
         "iat": now,
@@ -236,7 +245,7 @@ def refresh_token_claims(grant: Grant, *, now: int, exp: int, jti: str) -> dict[
         "typ": TOKEN_TYPE_REFRESH,
         "azp": grant.client.client_id,
         "sid": grant.session_id,
-        "scope": grant.scope,
+        "scope": grant.session_scope,
     }
 
 
