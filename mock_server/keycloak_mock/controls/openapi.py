@@ -432,6 +432,40 @@ def _keycloak_paths() -> dict[str, Schema]:
             ),
             "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
         },
+        f"{_OIDC}/auth": {
+            "parameters": [_REALM],
+            **{
+                method: _op(
+                    "Authorization endpoint, not imitated: answers as for a client without the "
+                    "browser flow",
+                    {
+                        "302": {
+                            "description": "Back to redirect_uri with error unauthorized_client "
+                            "(or invalid_request, unsupported_response_type), state and iss"
+                        },
+                        "400": _html("Error page: no or unknown client_id, bad redirect_uri"),
+                    },
+                    tags=kc,
+                    parameters=[
+                        {"name": name, "in": "query", "required": False, "schema": _STR}
+                        for name in ("client_id", "redirect_uri", "response_type", "state")
+                    ]
+                    if method == "get"
+                    else None,
+                    body=_form(
+                        {
+                            "client_id": _STR,
+                            "redirect_uri": _STR,
+                            "response_type": _STR,
+                            "state": _STR,
+                        }
+                    )
+                    if method == "post"
+                    else None,
+                )
+                for method in ("get", "post")
+            },
+        },
         f"{_OIDC}/certs": {
             "parameters": [_REALM],
             "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),

@@ -21,7 +21,7 @@ from .http import EXTENSION_KEY, SECURITY_HEADERS, current_globals, current_requ
 from .keys import SigningKey, load_signing_key
 from .realmfile import configured_realms
 from .state import MockState
-from .views import demobank, discovery, health, sessions, token
+from .views import authorization, demobank, discovery, health, sessions, token
 
 #: Kept for importers; the limits themselves live in ``limits.py``.
 MAX_BODY_BYTES = limits.MAX_BODY_BYTES
@@ -59,6 +59,7 @@ def create_keycloak_app(
     app.register_blueprint(health.blueprint)
     app.register_blueprint(sessions.blueprint)
     app.register_blueprint(demobank.blueprint)
+    app.register_blueprint(authorization.blueprint)
     _register_error_handlers(app)
     for hook in hooks:
         hook(app, config, state)

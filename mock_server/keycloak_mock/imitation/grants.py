@@ -137,6 +137,15 @@ def refresh_grant(
     return issue_tokens(state, grant, session, now, refresh_scope=claims["scope"])
 
 
+def authorization_code_grant(
+    state: MockState, realm: RealmConfig, client: ClientConfig, form: Mapping[str, str], issuer: str
+) -> dict[str, Any]:
+    """Keycloak's answers to a code exchange; the mock issues no codes, so none is ever valid."""
+    if form.get("code") is None:
+        raise InvalidRequest("Missing parameter: code")
+    raise InvalidGrant("Code not valid")
+
+
 def decode_refresh_token(state: MockState, realm: RealmConfig, encoded: str) -> dict[str, Any]:
     """Verify the HS512 signature with the realm's key; anything unreadable is invalid."""
     claims = verify_hs512(encoded, state.refresh_key(realm))

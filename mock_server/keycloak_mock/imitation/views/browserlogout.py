@@ -43,7 +43,7 @@ def browser_logout(realm: RealmConfig, params: Mapping[str, str]) -> Response:
     try:
         return _logout(realm, params)
     except _Refusal as refusal:
-        return _error_page(realm, refusal.message)
+        return error_page(realm, refusal.message)
 
 
 def confirmed_logout(realm: RealmConfig, form: Mapping[str, str]) -> Response:
@@ -52,7 +52,7 @@ def confirmed_logout(realm: RealmConfig, form: Mapping[str, str]) -> Response:
         client = _named_client(realm, form.get("client_id"), None)
         redirect = _validated_redirect(client, form.get("post_logout_redirect_uri"))
     except _Refusal as refusal:
-        return _error_page(realm, refusal.message)
+        return error_page(realm, refusal.message)
     return _finish(realm, redirect, form.get("state"))
 
 
@@ -102,7 +102,8 @@ def _named_client(
 def _validated_redirect(client: ClientConfig | None, uri: str | None) -> str | None:
     if uri is None:
         return None
-    if client is None or not any(_matches(uri, p) for p in _post_logout_patterns(client)):
+    patterns = _post_logout_patterns(client) if client is not None else []
+    if not any(redirect_uri_matches(uri, pattern) for pattern in patterns):
         raise _Refusal("Invalid redirect uri")
     return uri
 
@@ -117,7 +118,7 @@ def _post_logout_patterns(client: ClientConfig) -> list[str]:
     return patterns
 
 
-def _matches(uri: str, pattern: str) -> bool:
+def redirect_uri_matches(uri: str, pattern: str) -> bool:
     """Keycloak's redirect URI rule: equal, or a pattern ending in ``*`` is a prefix."""
     if pattern.endswith("*"):
         return uri.startswith(pattern[:-1])
@@ -158,7 +159,8 @@ def _confirmation_page(
     )
 
 
-def _error_page(realm: RealmConfig, message: str) -> Response:
+def error_page(realm: RealmConfig, message: str) -> Response:
+    """Keycloak's error page (status 400) with ``message``."""
     return _page(realm, 400, title="Error", heading="We are sorry...", message=message)
 
 

@@ -12,7 +12,7 @@ from keycloak_mock.imitation.errors import (
     InvalidRequest,
     UnsupportedGrantType,
 )
-from keycloak_mock.imitation.grants import password_grant, refresh_grant
+from keycloak_mock.imitation.grants import authorization_code_grant, password_grant, refresh_grant
 from keycloak_mock.imitation.http import (
     NO_STORE,
     add_response_headers,
@@ -24,7 +24,11 @@ from keycloak_mock.imitation.http import (
 from .common import duplicated_parameter, require_form, require_realm, single_values
 
 blueprint = Blueprint("token", __name__)
-GRANTS = {"password": password_grant, "refresh_token": refresh_grant}
+GRANTS = {
+    "password": password_grant,
+    "refresh_token": refresh_grant,
+    "authorization_code": authorization_code_grant,
+}
 
 
 @blueprint.route(
