@@ -51,6 +51,9 @@ class Settings:
     retries: int = 3
     #: urllib3 backoff: sleeps 0, 2*f, 4*f ... seconds between attempts.
     backoff_factor: float = 0.2
+    #: PEM bundle of the CAs to trust for https (e.g. the mock's ``--tls`` CA); ``None``: the
+    #: system's.
+    ca_bundle: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("mandator", "username", "client_id"):
