@@ -85,19 +85,34 @@ def js_packages() -> Path:
     return JS_DIR / "node_modules"
 
 
+@dataclass(frozen=True)
+class JsMocks:
+    http: MockServer
+    https: MockServer
+
+
 @pytest.fixture(scope="module")
-def js_mock() -> Iterator[MockServer]:
-    """The mock the JavaScript tests talk to over http, with ``fixtures/browser-realm.json``."""
-    with MockServer(MockConfig(port=0, config=str(REALMS_FILE))) as server:
-        yield server
+def js_mock() -> Iterator[JsMocks]:
+    """The mocks the JavaScript tests talk to, with ``fixtures/browser-realm.json``: one over
+    http, one over https with a generated test-only CA."""
+    with (
+        MockServer(MockConfig(port=0, config=str(REALMS_FILE))) as http,
+        MockServer(MockConfig(port=0, config=str(REALMS_FILE), tls=True)) as https,
+    ):
+        yield JsMocks(http, https)
 
 
-def _environment(http: MockServer) -> dict[str, str]:
+def _environment(mocks: JsMocks) -> dict[str, str]:
     env = dict(os.environ)
+    assert mocks.https.ca_file is not None
     env.update(
-        KEYCLOAK_MOCK_URL=http.url,
+        KEYCLOAK_MOCK_URL=mocks.http.url,
         KEYCLOAK_MOCK_REALM="customer",
-        KEYCLOAK_MOCK_ISSUER=f"{http.url}/realms/customer",
+        KEYCLOAK_MOCK_ISSUER=f"{mocks.http.url}/realms/customer",
+        KEYCLOAK_MOCK_HTTPS_URL=mocks.https.url,
+        KEYCLOAK_MOCK_HTTPS_ISSUER=f"{mocks.https.url}/realms/customer",
+        # Node reads it at start: every file runs in a node of its own, so each one trusts it.
+        NODE_EXTRA_CA_CERTS=mocks.https.ca_file,
     )
     return env
 
@@ -153,10 +168,7 @@ def _js_runs() -> _FileRuns:
 
 
 @pytest.mark.parametrize(("file", "name"), _js_cases())
-def test_js(
-    file: str, name: str, js_packages: Path, js_mock: MockServer, _js_runs: _FileRuns
-) -> None:
-    js_mock.state.reset()
+def test_js(file: str, name: str, js_packages: Path, js_mock: JsMocks, _js_runs: _FileRuns) -> None:
     results, stderr = _js_runs.result(file, _environment(js_mock))
     result = results.get(name)
     if result is None:
@@ -167,7 +179,7 @@ def test_js(
         pytest.fail(f"{file} :: {name}\n{result.message}", pytrace=False)
 
 
-def test_every_js_test_is_collected(js_packages: Path, js_mock: MockServer) -> None:
+def test_every_js_test_is_collected(js_packages: Path, js_mock: JsMocks) -> None:
     """A test node runs whose name the collector missed would pass unseen: catch it here."""
     collected: dict[str, set[str]] = {}
     for file, name in _js_cases():
