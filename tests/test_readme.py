@@ -28,8 +28,14 @@ def test_ci_runs_readmes_test_command_verbatim() -> None:
     assert last_command == test_command
 
 
+#: Pages whose option tables document the options of one topic (README keeps the general ones).
+TOPIC_PAGES = [REPO_ROOT / "docs" / "browser-apps.md"]
+
+
 def test_configuration_table_lists_every_option() -> None:
     table = README.split("## Configuration", 1)[1].split("###", 1)[0]
+    for page in TOPIC_PAGES:
+        table += "\n" + page.read_text(encoding="utf-8")
     rows = [line for line in table.splitlines() if line.startswith("| `--")]
     documented = {re.match(r"\| `(--[a-z-]+)", row).group(1): row for row in rows}  # type: ignore[union-attr]
     for field in dataclasses.fields(MockConfig):
