@@ -7,6 +7,7 @@ URIs ``+`` (the same).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 
@@ -96,32 +97,80 @@ def test_an_expired_hint_still_logs_out(server: MockServer) -> None:
     assert "You are logged out" in response.text
 
 
-def test_without_hint_keycloak_asks_and_confirming_ends_nothing(server: MockServer) -> None:
+def confirmation_form(page: str) -> tuple[str, dict[str, str]]:
+    action = re.search(r'<form id="kc-logout-confirm" action="([^"]+)"', page)
+    assert action is not None, page
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    return action[1], hidden
+
+
+def test_without_hint_keycloak_asks_and_confirming_ends_no_session(server: MockServer) -> None:
+    tokens = login(server)
+    response = logout(server, client_id="demobank-web", state="xyz")
+    assert response.status_code == 200
+    assert "Do you want to logout?" in response.text
+    action, hidden = confirmation_form(response.text)
+    assert action == oidc(server, "logout/logout-confirm")
+    assert hidden == {"client_id": "demobank-web", "state": "xyz"}
+    # The button's name comes with the form, as a browser sends it.
+    confirmed = requests.post(action, data={**hidden, "confirmLogout": ""}, timeout=10)
+    assert confirmed.status_code == 200
+    assert "You are logged out" in confirmed.text
+    # No browser sessions in the mock: the token's session lives on.
+    assert refresh_status(server, tokens)[0] == 200
+
+
+def test_client_id_and_a_valid_redirect_need_no_confirmation(server: MockServer) -> None:
+    """Keycloak skips the question when there is neither a browser session nor a hint."""
     tokens = login(server)
     response = logout(
         server, client_id="demobank-web", post_logout_redirect_uri=APP_LOGGED_OUT, state="xyz"
     )
-    assert response.status_code == 200
-    page = response.text
-    assert "Do you want to logout?" in page
-    action = re.search(r'<form id="kc-logout-confirm" action="([^"]+)"', page)
-    assert action is not None
-    assert action[1] == oidc(server, "logout/logout-confirm")
-    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
-    assert hidden == {
-        "client_id": "demobank-web",
-        "post_logout_redirect_uri": APP_LOGGED_OUT,
-        "state": "xyz",
-    }
-    # No browser sessions in the mock: the form ends none, the redirect still happens.
-    confirmed = requests.post(action[1], data=hidden, allow_redirects=False, timeout=10)
-    assert confirmed.status_code == 302
-    assert confirmed.headers["Location"] == f"{APP_LOGGED_OUT}?state=xyz"
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"{APP_LOGGED_OUT}?state=xyz"
     assert refresh_status(server, tokens)[0] == 200
 
 
-def test_confirming_without_redirect_shows_the_logged_out_page(server: MockServer) -> None:
+def test_an_unknown_client_id_forces_the_confirmation(server: MockServer) -> None:
+    tokens = login(server)
+    response = logout(server, client_id="nobody", id_token_hint=tokens["id_token"])
+    assert response.status_code == 400
+    assert "Invalid parameter: id_token_hint" in response.text
+    page = logout(server, client_id="nobody").text
+    assert "Do you want to logout?" in page
+
+
+def test_confirming_a_hint_ends_its_session(server: MockServer) -> None:
+    """A hint whose client is unknown needs a confirmation; confirming ends the session."""
+    tokens = login(server)
+    server.state.update_realm(
+        "customer",
+        lambda r: dataclasses.replace(
+            r, clients=tuple(c for c in r.clients if c.client_id != "demobank-web")
+        ),
+    )
+    page = logout(server, id_token_hint=tokens["id_token"]).text
+    action, hidden = confirmation_form(page)
+    assert hidden == {"id_token_hint": tokens["id_token"]}
+    confirmed = requests.post(action, data={**hidden, "confirmLogout": ""}, timeout=10)
+    assert confirmed.status_code == 200
+    assert server.state.session(login_sid(tokens)) is None
+
+
+def login_sid(tokens: dict[str, str]) -> str:
+    return tokens["session_state"]
+
+
+def test_a_confirmation_without_its_button_fails(server: MockServer) -> None:
     response = requests.post(oidc(server, "logout/logout-confirm"), data={}, timeout=10)
+    assert response.status_code == 400
+    assert "Logout failed" in response.text
+
+
+def test_confirming_without_redirect_shows_the_logged_out_page(server: MockServer) -> None:
+    response = requests.post(
+        oidc(server, "logout/logout-confirm"), data={"confirmLogout": ""}, timeout=10
+    )
     assert response.status_code == 200
     assert "You are logged out" in response.text
 
@@ -142,8 +191,12 @@ def test_parameters_are_escaped_in_the_page(server: MockServer) -> None:
     ("params", "message"),
     [
         ({"post_logout_redirect_uri": APP_LOGGED_OUT}, "Missing parameters: id_token_hint"),
-        ({"id_token_hint": "garbage"}, "Session not active."),
-        ({"client_id": "nobody"}, "Invalid parameter: client_id"),
+        ({"id_token_hint": "garbage"}, "Invalid parameter: id_token_hint"),
+        ({"redirect_uri": APP_LOGGED_OUT}, "Invalid parameter: redirect_uri"),
+        (
+            {"client_id": "nobody", "post_logout_redirect_uri": APP_LOGGED_OUT},
+            "Invalid redirect uri",
+        ),
         (
             {"client_id": "demobank-web", "post_logout_redirect_uri": "https://evil.test/"},
             "Invalid redirect uri",
@@ -165,7 +218,7 @@ def test_a_hint_of_another_client_than_client_id_is_refused(server: MockServer) 
     tokens = login(server)
     response = logout(server, id_token_hint=tokens["id_token"], client_id="demobank-cli")
     assert response.status_code == 400
-    assert "Invalid parameter: client_id" in response.text
+    assert "Invalid parameter: id_token_hint" in response.text
     assert refresh_status(server, tokens)[0] == 200
 
 

@@ -1,12 +1,21 @@
 """RP-initiated logout: ``GET /logout``, or a form ``POST /logout`` with no refresh token.
 
-What Keycloak 25-26.1's ``LogoutEndpoint`` does, in its order: ``post_logout_redirect_uri`` needs
-``id_token_hint`` or ``client_id``; a hint must carry this realm's signature (an expired one still
-counts); ``client_id`` must name a client, the hint's own when both are given; the redirect URI
-must match the client's post-logout redirect URIs (``+``: its redirect URIs).  Each refusal is an
-HTML error page with status 400.  With a good hint the hinted session ends without a question and
-the browser goes to the redirect URI (with ``state``) or sees the logged-out page.  Without a hint
-Keycloak asks for confirmation; the mock has no browser sessions, so confirming ends none.
+What Keycloak's ``LogoutEndpoint`` (25-26.1) does, in its order, for a browser without a
+Keycloak session cookie (the mock has no browser sessions):
+
+- the legacy ``redirect_uri`` parameter is refused, and ``post_logout_redirect_uri`` needs
+  ``id_token_hint`` or ``client_id``;
+- a hint must be an ID token this realm signed (an expired one still counts), and the one of
+  ``client_id`` when both are given, else "Invalid parameter: id_token_hint";
+- an unknown ``client_id`` is no refusal but forces the confirmation page, unless a redirect URI
+  was asked for: that can then not be valid;
+- the redirect URI must match the client's post-logout redirect URIs (``+``: its redirect
+  URIs), or with no client at all, any client's redirect URIs.
+
+A hint whose client is known ends the hinted session without a question; so does a known
+``client_id`` with a valid redirect URI and no hint (there is no session to end).  Then the
+browser goes to the redirect URI (with ``state``) or sees the logged-out page.  Otherwise Keycloak
+asks for confirmation.  Refusals are HTML error pages with status 400.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ _PAGE_HEADERS = {
 }
 INCLUDE_REDIRECTS = "+"
 CONFIRM_PATH = "/protocol/openid-connect/logout/logout-confirm"
+_INVALID_HINT = "Invalid parameter: id_token_hint"
 
 
 class _Refusal(Exception):
@@ -47,12 +57,22 @@ def browser_logout(realm: RealmConfig, params: Mapping[str, str]) -> Response:
 
 
 def confirmed_logout(realm: RealmConfig, form: Mapping[str, str]) -> Response:
-    """The confirmation form came back: no browser session to end, so redirect or say done."""
+    """The confirmation page's form came back (with its button, ``confirmLogout``).
+
+    Keycloak keeps the request in a logout session behind a one-time code; the mock's page
+    carries it in hidden fields instead and checks it again here.
+    """
+    if "confirmLogout" not in form:
+        return error_page(realm, "Logout failed")
     try:
-        client = _named_client(realm, form.get("client_id"), None)
-        redirect = _validated_redirect(client, form.get("post_logout_redirect_uri"))
+        hint = form.get("id_token_hint")
+        claims = _id_token_claims(realm, hint) if hint is not None else None
+        client = _client(realm, form.get("client_id"), claims)
+        redirect = _validated_redirect(realm, form.get("client_id"), client, form.get("redirect"))
     except _Refusal as refusal:
         return error_page(realm, refusal.message)
+    if claims is not None:
+        _end_hinted_session(realm, claims)
     return _finish(realm, redirect, form.get("state"))
 
 
@@ -60,49 +80,69 @@ def _logout(realm: RealmConfig, params: Mapping[str, str]) -> Response:
     hint = params.get("id_token_hint")
     client_id = params.get("client_id")
     redirect_uri = params.get("post_logout_redirect_uri")
+    if "redirect_uri" in params:
+        raise _Refusal("Invalid parameter: redirect_uri")
     if redirect_uri is not None and hint is None and client_id is None:
         raise _Refusal("Missing parameters: id_token_hint")
     claims = _id_token_claims(realm, hint) if hint is not None else None
-    client = _named_client(realm, client_id, claims)
-    redirect = _validated_redirect(client, redirect_uri)
-    if claims is None:
-        return _confirmation_page(realm, client, redirect, params.get("state"))
+    client = _client(realm, client_id, claims)
+    redirect = _validated_redirect(realm, client_id, client, redirect_uri)
+    if client is not None and (claims is not None or redirect is not None):
+        if claims is not None:
+            _end_hinted_session(realm, claims)
+        return _finish(realm, redirect, params.get("state"))
+    hidden = {
+        "id_token_hint": hint,
+        "client_id": client_id,
+        "redirect": redirect,
+        "state": params.get("state"),
+    }
+    return _confirmation_page(realm, {k: v for k, v in hidden.items() if v is not None})
+
+
+def _end_hinted_session(realm: RealmConfig, claims: Mapping[str, Any]) -> None:
     mock = state()
     sid = claims.get("sid")
     with mock.lock:
         session = mock.session(sid) if isinstance(sid, str) else None
         if session is not None and session.realm == realm.realm:
             mock.end_session(session.id)
-    return _finish(realm, redirect, params.get("state"))
 
 
 def _id_token_claims(realm: RealmConfig, encoded: str) -> dict[str, Any]:
-    """Signature and issuer only: a hint may be expired, as the spec lets a client send it."""
+    """Signature and type only: a hint may be expired, as the specification lets it be."""
     try:
         claims = verify_rs256_signature(encoded, state())
     except TokenVerificationError:
-        raise _Refusal("Session not active.") from None
+        raise _Refusal(_INVALID_HINT) from None
+    # One key serves every realm here, where Keycloak's keys are per realm: the issuer tells.
     if claims.get("iss") != realm_url(realm.realm) or claims.get("typ") != TOKEN_TYPE_ID:
-        raise _Refusal("Session not active.")
+        raise _Refusal(_INVALID_HINT)
     return claims
 
 
-def _named_client(
+def _client(
     realm: RealmConfig, client_id: str | None, claims: Mapping[str, Any] | None
 ) -> ClientConfig | None:
     hinted = claims.get("azp") if claims is not None else None
     if client_id is None:
         return realm.client(hinted) if isinstance(hinted, str) else None
-    client = realm.client(client_id)
-    if client is None or (claims is not None and hinted != client_id):
-        raise _Refusal("Invalid parameter: client_id")
-    return client
+    if isinstance(hinted, str) and hinted != client_id:
+        raise _Refusal(_INVALID_HINT)
+    return realm.client(client_id)
 
 
-def _validated_redirect(client: ClientConfig | None, uri: str | None) -> str | None:
+def _validated_redirect(
+    realm: RealmConfig, client_id: str | None, client: ClientConfig | None, uri: str | None
+) -> str | None:
     if uri is None:
         return None
-    patterns = _post_logout_patterns(client) if client is not None else []
+    if client is not None:
+        patterns = _post_logout_patterns(client)
+    elif client_id is None:
+        patterns = [p for c in realm.clients for p in c.redirect_uris]
+    else:
+        patterns = []  # a client_id that names no client: nothing can be valid
     if not any(redirect_uri_matches(uri, pattern) for pattern in patterns):
         raise _Refusal("Invalid redirect uri")
     return uri
@@ -137,18 +177,7 @@ def _finish(realm: RealmConfig, redirect: str | None, state_param: str | None) -
     return response
 
 
-def _confirmation_page(
-    realm: RealmConfig, client: ClientConfig | None, redirect: str | None, state_param: str | None
-) -> Response:
-    hidden = {
-        name: value
-        for name, value in (
-            ("client_id", client.client_id if client is not None else None),
-            ("post_logout_redirect_uri", redirect),
-            ("state", state_param),
-        )
-        if value is not None
-    }
+def _confirmation_page(realm: RealmConfig, hidden: dict[str, str]) -> Response:
     return _page(
         realm,
         200,
