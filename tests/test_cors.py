@@ -202,6 +202,18 @@ def test_userinfo_refusal_before_the_token_checks_out_is_readable_by_any_origin(
     assert response.headers["Access-Control-Allow-Origin"] == EVIL
 
 
+def test_userinfo_refuses_a_token_without_openid_to_any_origin(server: MockServer) -> None:
+    """Keycloak checks the scope before it looks the client up, so CORS is still open."""
+    token = login(server)["access_token"]
+    response = requests.get(
+        oidc(server, "userinfo"),
+        headers={"Origin": EVIL, "Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert response.status_code == 403
+    assert response.headers["Access-Control-Allow-Origin"] == EVIL
+
+
 def test_userinfo_with_a_good_token_allows_its_clients_origins_only(server: MockServer) -> None:
     token = login(server, scope="openid")["access_token"]
     headers = {"Authorization": f"Bearer {token}"}

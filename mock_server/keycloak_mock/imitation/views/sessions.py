@@ -198,12 +198,13 @@ def userinfo(realm_name: str) -> Response:
         ).claims
     except TokenVerificationError:
         raise _invalid_token(realm, TOKEN_VERIFICATION_FAILED) from None
+    if "openid" not in split_scope(claims.get("scope") or ""):
+        raise BearerChallenge(403, "insufficient_scope", "Missing openid scope", realm=realm.realm)
+    # Keycloak narrows CORS to the token's client once it has found it, after the scope check.
     azp = claims.get("azp")
     token_client = realm.client(azp) if isinstance(azp, str) else None
     if token_client is not None:
         cors.allow_client(token_client)
-    if "openid" not in split_scope(claims.get("scope") or ""):
-        raise BearerChallenge(403, "insufficient_scope", "Missing openid scope", realm=realm.realm)
     try:
         live = live_session_of(mock, realm, claims)
     except SessionProblem as problem:
