@@ -595,6 +595,7 @@ def _keycloak_paths() -> dict[str, Schema]:
         },
         "/realms/{realm_name}/.well-known/openid-configuration": {
             "parameters": [_REALM],
+            "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
             "get": _op(
                 "OIDC discovery document", {"200": _json(_ref("Discovery"), "Document")}, tags=kc
             ),

@@ -109,7 +109,11 @@ _BELONGS_TO = {
 }
 
 
-@blueprint.route("/realms/<realm_name>/.well-known/openid-configuration", methods=_ALL_METHODS)
+@blueprint.route(
+    "/realms/<realm_name>/.well-known/openid-configuration",
+    methods=_ALL_METHODS,
+    provide_automatic_options=False,
+)
 def openid_configuration(realm_name: str) -> Response:
     realm = require_realm(realm_name)
     if request.method not in ("GET", "HEAD"):
@@ -135,6 +139,12 @@ def openid_configuration(realm_name: str) -> Response:
     return json_response(
         document, headers={"Cache-Control": "no-cache, must-revalidate, no-transform, no-store"}
     )
+
+
+@blueprint.route("/realms/<realm_name>/.well-known/openid-configuration", methods=["OPTIONS"])
+def openid_configuration_preflight(realm_name: str) -> Response:
+    """Keycloak answers this preflight before it looks the realm up: any realm name gets it."""
+    return cors.preflight(request.headers.get("Origin"), ("GET",))
 
 
 @blueprint.route(
