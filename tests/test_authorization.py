@@ -59,22 +59,58 @@ def test_an_implicit_flow_answers_in_the_fragment(server: MockServer) -> None:
 @pytest.mark.parametrize(
     ("params", "error"),
     [
-        ({}, "invalid_request"),
-        ({"response_type": "bogus"}, "unsupported_response_type"),
+        ({}, {"error": "invalid_request", "error_description": "Missing parameter: response_type"}),
+        # Keycloak sends no description with this one.
+        ({"response_type": "bogus"}, {"error": "unsupported_response_type"}),
+        (
+            {"response_type": "code", "response_mode": "QUERY"},
+            {"error": "invalid_request", "error_description": "Invalid parameter: response_mode"},
+        ),
     ],
 )
-def test_response_type_errors_go_back_to_the_client(
-    server: MockServer, params: dict[str, str], error: str
+def test_request_errors_go_back_to_the_client(
+    server: MockServer, params: dict[str, str], error: dict[str, str]
 ) -> None:
     response = auth(server, client_id="demobank-web", redirect_uri=APP, **params)
     assert response.status_code == 302
-    assert parse_qs(urlsplit(response.headers["Location"]).query)["error"] == [error]
+    query = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert {k: v[0] for k, v in query.items() if k != "iss"} == error
+
+
+def test_the_redirect_carries_keycloaks_headers(server: MockServer) -> None:
+    response = auth(server, client_id="demobank-web", redirect_uri=APP, response_type="code")
+    assert response.headers["Cache-Control"] == "no-store, must-revalidate, max-age=0"
+    assert "X-Frame-Options" not in response.headers
+    assert "Content-Type" not in response.headers
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_response_mode_fragment_moves_the_error(server: MockServer) -> None:
+    response = auth(
+        server,
+        client_id="demobank-web",
+        redirect_uri=APP,
+        response_type="code",
+        response_mode="fragment",
+    )
+    location = urlsplit(response.headers["Location"])
+    assert parse_qs(location.fragment)["error"] == ["unauthorized_client"]
+
+
+def test_post_reads_the_form_not_the_query(server: MockServer) -> None:
+    url = f"{server.url}/realms/customer/protocol/openid-connect/auth"
+    params = {"client_id": "demobank-web", "redirect_uri": APP, "response_type": "code"}
+    by_query = requests.post(url, params=params, allow_redirects=False, timeout=10)
+    by_form = requests.post(url, data=params, allow_redirects=False, timeout=10)
+    assert by_query.status_code == 400
+    assert by_form.status_code == 302
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
         ({}, "Missing parameter: client_id"),
+        ({"client_id": ""}, "Missing parameter: client_id"),
         ({"client_id": "nobody"}, "Client not found."),
         (
             {"client_id": "demobank-web", "redirect_uri": "https://evil.test/"},
@@ -89,6 +125,8 @@ def test_refusals_before_a_redirect_are_error_pages(
     response = auth(server, response_type="code", **params)
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "text/html;charset=utf-8"
+    assert response.headers["Content-Language"] == "en"
+    assert "Cache-Control" not in response.headers
     assert message in response.text
 
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, render_template
+from flask import Response
 
 from keycloak_mock.imitation.config import ClientConfig, RealmConfig
 from keycloak_mock.imitation.errors import TokenVerificationError
@@ -32,11 +32,8 @@ from keycloak_mock.imitation.http import realm_url, state
 from keycloak_mock.imitation.tokens import TOKEN_TYPE_ID
 from keycloak_mock.imitation.verify import verify_rs256_signature
 
-_HTML = "text/html;charset=utf-8"
-_PAGE_HEADERS = {
-    "Cache-Control": "no-store, must-revalidate, max-age=0",
-    "Content-Security-Policy": "frame-src 'self'; frame-ancestors 'self'; object-src 'none';",
-}
+from .pages import NO_CACHE, error_page, page, redirect, redirect_uri_matches
+
 INCLUDE_REDIRECTS = "+"
 CONFIRM_PATH = "/protocol/openid-connect/logout/logout-confirm"
 _INVALID_HINT = "Invalid parameter: id_token_hint"
@@ -51,9 +48,12 @@ class _Refusal(Exception):
 def browser_logout(realm: RealmConfig, params: Mapping[str, str]) -> Response:
     """The answer to a browser's logout request (query of a GET, form of a POST)."""
     try:
-        return _logout(realm, params)
+        response = _logout(realm, params)
     except _Refusal as refusal:
-        return error_page(realm, refusal.message)
+        response = error_page(realm, refusal.message)
+    # The endpoint is @NoCache: every answer of it says so.
+    response.headers.update(NO_CACHE)
+    return response
 
 
 def confirmed_logout(realm: RealmConfig, form: Mapping[str, str]) -> Response:
@@ -62,18 +62,21 @@ def confirmed_logout(realm: RealmConfig, form: Mapping[str, str]) -> Response:
     Keycloak keeps the request in a logout session behind a one-time code; the mock's page
     carries it in hidden fields instead and checks it again here.
     """
-    if "confirmLogout" not in form:
-        return error_page(realm, "Logout failed")
     try:
+        if "confirmLogout" not in form:
+            raise _Refusal("Logout failed")
         hint = form.get("id_token_hint")
         claims = _id_token_claims(realm, hint) if hint is not None else None
         client = _client(realm, form.get("client_id"), claims)
-        redirect = _validated_redirect(realm, form.get("client_id"), client, form.get("redirect"))
+        uri = _validated_redirect(realm, form.get("client_id"), client, form.get("redirect"))
     except _Refusal as refusal:
-        return error_page(realm, refusal.message)
-    if claims is not None:
-        _end_hinted_session(realm, claims)
-    return _finish(realm, redirect, form.get("state"))
+        response = error_page(realm, refusal.message)
+    else:
+        if claims is not None:
+            _end_hinted_session(realm, claims)
+        response = _finish(realm, uri, form.get("state"))
+    response.headers.update(NO_CACHE)
+    return response
 
 
 def _logout(realm: RealmConfig, params: Mapping[str, str]) -> Response:
@@ -86,15 +89,15 @@ def _logout(realm: RealmConfig, params: Mapping[str, str]) -> Response:
         raise _Refusal("Missing parameters: id_token_hint")
     claims = _id_token_claims(realm, hint) if hint is not None else None
     client = _client(realm, client_id, claims)
-    redirect = _validated_redirect(realm, client_id, client, redirect_uri)
-    if client is not None and (claims is not None or redirect is not None):
+    uri = _validated_redirect(realm, client_id, client, redirect_uri)
+    if client is not None and (claims is not None or uri is not None):
         if claims is not None:
             _end_hinted_session(realm, claims)
-        return _finish(realm, redirect, params.get("state"))
+        return _finish(realm, uri, params.get("state"))
     hidden = {
         "id_token_hint": hint,
         "client_id": client_id,
-        "redirect": redirect,
+        "redirect": uri,
         "state": params.get("state"),
     }
     return _confirmation_page(realm, {k: v for k, v in hidden.items() if v is not None})
@@ -158,27 +161,17 @@ def _post_logout_patterns(client: ClientConfig) -> list[str]:
     return patterns
 
 
-def redirect_uri_matches(uri: str, pattern: str) -> bool:
-    """Keycloak's redirect URI rule: equal, or a pattern ending in ``*`` is a prefix."""
-    if pattern.endswith("*"):
-        return uri.startswith(pattern[:-1])
-    return uri == pattern
-
-
-def _finish(realm: RealmConfig, redirect: str | None, state_param: str | None) -> Response:
-    if redirect is None:
-        return _page(realm, 200, title="Logging out", heading="You are logged out")
+def _finish(realm: RealmConfig, redirect_uri: str | None, state_param: str | None) -> Response:
+    if redirect_uri is None:
+        return page(realm, 200, title="Logging out", heading="You are logged out")
     if state_param is not None:
-        separator = "&" if "?" in redirect else "?"
-        redirect = f"{redirect}{separator}{urlencode({'state': state_param})}"
-    response = Response(status=302)
-    del response.headers["Content-Type"]
-    response.headers["Location"] = redirect
-    return response
+        separator = "&" if "?" in redirect_uri else "?"
+        redirect_uri = f"{redirect_uri}{separator}{urlencode({'state': state_param})}"
+    return redirect(redirect_uri)
 
 
 def _confirmation_page(realm: RealmConfig, hidden: dict[str, str]) -> Response:
-    return _page(
+    return page(
         realm,
         200,
         title="Logging out",
@@ -186,16 +179,3 @@ def _confirmation_page(realm: RealmConfig, hidden: dict[str, str]) -> Response:
         confirm_action=realm_url(realm.realm) + CONFIRM_PATH,
         hidden=hidden,
     )
-
-
-def error_page(realm: RealmConfig, message: str) -> Response:
-    """Keycloak's error page (status 400) with ``message``."""
-    return _page(realm, 400, title="Error", heading="We are sorry...", message=message)
-
-
-def _page(realm: RealmConfig, status: int, **context: Any) -> Response:
-    context.setdefault("hidden", {})
-    body = render_template("logout_page.html", realm=realm.realm, **context)
-    response = Response(body, status=status, content_type=_HTML)
-    response.headers.update(_PAGE_HEADERS)
-    return response
