@@ -4,6 +4,7 @@ mock is served: in-process, the CLI, the container's gunicorn, the pytest plugin
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -44,6 +45,16 @@ def test_tls_serves_https_and_the_issuer_follows_the_scheme() -> None:
         assert login(localhost, server.ca_file).status_code == 200
         with pytest.raises(requests.exceptions.SSLError):
             requests.get(server.url + DISCOVERY, timeout=10)
+
+
+def test_a_silent_client_does_not_hold_up_the_others() -> None:
+    with MockServer(MockConfig(port=0, tls=True)) as server:
+        with socket.create_connection(("127.0.0.1", server.port)):
+            response = requests.get(f"{server.url}/health", verify=server.ca_file, timeout=10)
+        assert response.status_code == 200
+        with pytest.raises(requests.ConnectionError):
+            requests.get(server.url.replace("https://", "http://") + "/health", timeout=10)
+        assert requests.get(f"{server.url}/health", verify=server.ca_file, timeout=10).ok
 
 
 def test_the_generated_certificates_are_labelled_test_only(tmp_path: Path) -> None:

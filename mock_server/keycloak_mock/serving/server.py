@@ -50,8 +50,16 @@ def serve_on(
             threaded=True,
             request_handler=QuietRequestHandler,
             fd=listener.fileno(),
-            ssl_context=ssl_context,
         )
+    if ssl_context is not None:
+        # Not werkzeug's ssl_context argument: it wraps the listening socket so that accept()
+        # runs the TLS handshake in the serving thread, where one client that connects and
+        # says nothing stops every other.  Here each handshake happens on the request's own
+        # thread, at its first read.
+        server.socket = ssl_context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+        server.ssl_context = ssl_context
     return server
 
 
