@@ -72,7 +72,6 @@ def cors_headers(response: requests.Response) -> dict[str, str]:
     ("path", "methods"),
     [
         ("token", "POST, OPTIONS"),
-        ("token/introspect", "POST, OPTIONS"),
         ("revoke", "POST, OPTIONS"),
         ("userinfo", "GET, HEAD, OPTIONS"),
         ("logout", "GET, HEAD, OPTIONS"),
@@ -263,6 +262,24 @@ def test_star_allows_every_origin(server: MockServer) -> None:
     form["refresh_token"] = tokens["refresh_token"]
     response = requests.post(oidc(server, "token"), data=form, headers={"Origin": EVIL}, timeout=10)
     assert response.headers["Access-Control-Allow-Origin"] == EVIL
+
+
+def test_introspection_has_no_cors(server: MockServer) -> None:
+    """Keycloak's introspection endpoint has neither a preflight nor CORS headers."""
+    tokens = login(server)
+    form = {"client_id": "demobank-backend", "client_secret": "TEST-ONLY-backend-secret"}
+    response = requests.post(
+        oidc(server, "token/introspect"),
+        data={**form, "token": tokens["access_token"]},
+        headers={"Origin": ADMIN},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert cors_headers(response) == {}
+    preflight = requests.options(
+        oidc(server, "token/introspect"), headers={"Origin": ADMIN}, timeout=10
+    )
+    assert cors_headers(preflight) == {}
 
 
 def test_the_control_api_never_answers_other_origins(server: MockServer) -> None:

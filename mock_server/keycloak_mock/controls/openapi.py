@@ -489,7 +489,6 @@ def _keycloak_paths() -> dict[str, Schema]:
         },
         f"{_OIDC}/token/introspect": {
             "parameters": [_REALM],
-            "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
             "post": _op(
                 "Introspection for confidential clients",
                 {
