@@ -1,12 +1,14 @@
 """JavaScript clients against the mock: every ``tests/js/*.test.mjs`` run with ``node --test``.
 
 The packages are pinned in ``tests/js/package-lock.json`` and installed by ``npm ci`` once per
-session.  Each file runs once against mocks this module starts (plain http and https with a
-generated test-only CA; their URLs go in env vars, see ``_environment``), and each JavaScript test
-is a pytest case of its own: the test names are read from the files at collection time (a name
-is the first argument of a top-level ``test('...')``, unique in its file), the results from
-node's JUnit report.  Without node or npm the cases skip with the reason; under ``CI=true`` they
-fail instead, because CI must run them.
+session.  Each file runs once against mocks this module starts from
+``fixtures/browser-realm.json`` (plain http and https with a generated test-only CA, reset
+before each file; their URLs go in env vars, see ``_environment``; the control API is at
+``$KEYCLOAK_MOCK_URL/_mock``).  Each JavaScript test is a pytest case of its own: the test names
+are read from the files at collection time (a name is the first argument of a top-level
+``test('...')``, unique in its file), the results from node's JUnit report.  Without node or
+npm the cases skip with the reason; under ``CI=true`` they fail instead, because CI must run
+them.
 """
 
 from __future__ import annotations
@@ -129,9 +131,12 @@ class _FileRuns:
     def __init__(self) -> None:
         self._runs: dict[str, tuple[dict[str, JsResult], str]] = {}
 
-    def result(self, file: str, env: dict[str, str]) -> tuple[dict[str, JsResult], str]:
+    def result(self, file: str, mocks: JsMocks) -> tuple[dict[str, JsResult], str]:
         if file not in self._runs:
-            self._runs[file] = _run_file(file, env)
+            # Each file starts from the realm file's state, whatever the one before it did.
+            mocks.http.state.reset()
+            mocks.https.state.reset()
+            self._runs[file] = _run_file(file, _environment(mocks))
         return self._runs[file]
 
 
@@ -169,7 +174,7 @@ def _js_runs() -> _FileRuns:
 
 @pytest.mark.parametrize(("file", "name"), _js_cases())
 def test_js(file: str, name: str, js_packages: Path, js_mock: JsMocks, _js_runs: _FileRuns) -> None:
-    results, stderr = _js_runs.result(file, _environment(js_mock))
+    results, stderr = _js_runs.result(file, js_mock)
     result = results.get(name)
     if result is None:
         pytest.fail(f"{file}: node reported no test {name!r}\n{stderr}", pytrace=False)
