@@ -1,12 +1,14 @@
 """JavaScript clients against the mock: every ``tests/js/*.test.mjs`` run with ``node --test``.
 
 The packages are pinned in ``tests/js/package-lock.json`` and installed by ``npm ci`` once per
-session.  Each file runs once against mocks this module starts (plain http and https with a
-generated test-only CA; their URLs go in env vars, see ``_environment``), and each JavaScript test
-is a pytest case of its own: the test names are read from the files at collection time (a name
-is the first argument of a top-level ``test('...')``, unique in its file), the results from
-node's JUnit report.  Without node or npm the cases skip with the reason; under ``CI=true`` they
-fail instead, because CI must run them.
+session.  Each file runs once against mocks this module starts from
+``fixtures/browser-realm.json`` (plain http and https with a generated test-only CA, reset
+before each file; their URLs go in env vars, see ``_environment``; the control API is at
+``$KEYCLOAK_MOCK_URL/_mock``).  Each JavaScript test is a pytest case of its own: the test names
+are read from the files at collection time (a name is the first argument of a top-level
+``test('...')``, unique in its file), the results from node's JUnit report.  Without node or
+npm the cases skip with the reason; under ``CI=true`` they fail instead, because CI must run
+them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import pytest
 from keycloak_mock import MockConfig, MockServer
 
 JS_DIR = Path(__file__).resolve().parent / "js"
-REALMS_FILE = JS_DIR / "realms.json"
+REALMS_FILE = JS_DIR.parent.parent / "fixtures" / "browser-realm.json"
 # Generous: a shared CI machine starts node and the clients' first TLS handshakes slowly.
 NODE_TIMEOUT_SECONDS = 300
 NPM_TIMEOUT_SECONDS = 600
@@ -85,19 +87,34 @@ def js_packages() -> Path:
     return JS_DIR / "node_modules"
 
 
+@dataclass(frozen=True)
+class JsMocks:
+    http: MockServer
+    https: MockServer
+
+
 @pytest.fixture(scope="module")
-def js_mock() -> Iterator[MockServer]:
-    """The mock the JavaScript tests talk to over plain http, with ``tests/js/realms.json``."""
-    with MockServer(MockConfig(port=0, config=str(REALMS_FILE))) as server:
-        yield server
+def js_mock() -> Iterator[JsMocks]:
+    """The mocks the JavaScript tests talk to, with ``fixtures/browser-realm.json``: one over
+    http, one over https with a generated test-only CA."""
+    with (
+        MockServer(MockConfig(port=0, config=str(REALMS_FILE))) as http,
+        MockServer(MockConfig(port=0, config=str(REALMS_FILE), tls=True)) as https,
+    ):
+        yield JsMocks(http, https)
 
 
-def _environment(http: MockServer) -> dict[str, str]:
+def _environment(mocks: JsMocks) -> dict[str, str]:
     env = dict(os.environ)
+    assert mocks.https.ca_file is not None
     env.update(
-        KEYCLOAK_MOCK_URL=http.url,
+        KEYCLOAK_MOCK_URL=mocks.http.url,
         KEYCLOAK_MOCK_REALM="customer",
-        KEYCLOAK_MOCK_ISSUER=f"{http.url}/realms/customer",
+        KEYCLOAK_MOCK_ISSUER=f"{mocks.http.url}/realms/customer",
+        KEYCLOAK_MOCK_HTTPS_URL=mocks.https.url,
+        KEYCLOAK_MOCK_HTTPS_ISSUER=f"{mocks.https.url}/realms/customer",
+        # Node reads it at start: every file runs in a node of its own, so each one trusts it.
+        NODE_EXTRA_CA_CERTS=mocks.https.ca_file,
     )
     return env
 
@@ -114,9 +131,12 @@ class _FileRuns:
     def __init__(self) -> None:
         self._runs: dict[str, tuple[dict[str, JsResult], str]] = {}
 
-    def result(self, file: str, env: dict[str, str]) -> tuple[dict[str, JsResult], str]:
+    def result(self, file: str, mocks: JsMocks) -> tuple[dict[str, JsResult], str]:
         if file not in self._runs:
-            self._runs[file] = _run_file(file, env)
+            # Each file starts from the realm file's state, whatever the one before it did.
+            mocks.http.state.reset()
+            mocks.https.state.reset()
+            self._runs[file] = _run_file(file, _environment(mocks))
         return self._runs[file]
 
 
@@ -153,11 +173,8 @@ def _js_runs() -> _FileRuns:
 
 
 @pytest.mark.parametrize(("file", "name"), _js_cases())
-def test_js(
-    file: str, name: str, js_packages: Path, js_mock: MockServer, _js_runs: _FileRuns
-) -> None:
-    js_mock.state.reset()
-    results, stderr = _js_runs.result(file, _environment(js_mock))
+def test_js(file: str, name: str, js_packages: Path, js_mock: JsMocks, _js_runs: _FileRuns) -> None:
+    results, stderr = _js_runs.result(file, js_mock)
     result = results.get(name)
     if result is None:
         pytest.fail(f"{file}: node reported no test {name!r}\n{stderr}", pytrace=False)
@@ -167,7 +184,7 @@ def test_js(
         pytest.fail(f"{file} :: {name}\n{result.message}", pytrace=False)
 
 
-def test_every_js_test_is_collected(js_packages: Path, js_mock: MockServer) -> None:
+def test_every_js_test_is_collected(js_packages: Path, js_mock: JsMocks) -> None:
     """A test node runs whose name the collector missed would pass unseen: catch it here."""
     collected: dict[str, set[str]] = {}
     for file, name in _js_cases():

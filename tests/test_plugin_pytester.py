@@ -242,6 +242,11 @@ def test_marker_cli_and_config_accept_the_same_options() -> None:
         "disable_ui": True,
         "allowed_hosts": "mock.example.test",
         "admin_token": "t",
+        "tls": True,
+        "tls_hostnames": "mock.test",
+        "tls_ca_file": "ca.pem",
+        "tls_cert": "cert.pem",
+        "tls_key": "key.pem",
     }
     assert set(samples) == set(fields), "a new MockConfig field needs a sample here"
     for name, value in samples.items():

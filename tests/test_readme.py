@@ -28,6 +28,9 @@ def test_ci_runs_readmes_test_command_verbatim() -> None:
     assert last_command == test_command
 
 
+#: Pages whose option tables document the options of one topic (README keeps the general ones).
+
+
 def test_configuration_table_lists_every_option() -> None:
     # README's table, and the rows of options that the docs pages describe where they belong.
     table = README.split("## Configuration", 1)[1].split("###", 1)[0]

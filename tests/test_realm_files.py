@@ -197,3 +197,34 @@ def test_user_repr_hides_the_password() -> None:
         assert "TEST-ONLY-backend-secret" not in realm_repr
         assert "'demo'" not in realm_repr.split("username=")[0]
     assert "value" not in repr(customer.users[0].credential)
+
+
+def test_browser_client_fields(tmp_path: Path) -> None:
+    """webOrigins, redirectUris and the post-logout redirect URIs attribute (``##``-joined)."""
+    document = {
+        "realm": "web",
+        "clients": [
+            {
+                "clientId": "spa",
+                "redirectUris": ["https://app.test/*"],
+                "webOrigins": ["+"],
+                "attributes": {
+                    "post.logout.redirect.uris": "https://app.test/bye##https://x.test/*"
+                },
+            },
+            {"clientId": "plain"},
+        ],
+    }
+    path = tmp_path / "realm.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    (realm,) = load_realm_file(path)
+    spa, plain = realm.clients
+    assert spa.redirect_uris == ("https://app.test/*",)
+    assert spa.web_origins == ("+",)
+    assert spa.post_logout_redirect_uris == ("https://app.test/bye", "https://x.test/*")
+    # Without the attribute: "+", the redirect URIs, as a client made in the admin console has.
+    assert plain.post_logout_redirect_uris == ("+",)
+    document["clients"][0]["attributes"] = {"post.logout.redirect.uris": ["not", "a string"]}
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ConfigError, match="attributes"):
+        load_realm_file(path)

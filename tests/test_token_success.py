@@ -270,11 +270,28 @@ def test_refresh_rotates_and_keeps_the_session(keycloak_mock: MockServer) -> Non
 def test_refresh_scope_parameter_narrows_the_access_token(keycloak_mock: MockServer) -> None:
     first = login(keycloak_mock, scope="openid email").json()
     assert first["scope"] == "openid xs2a_mock:user profile email"
-    narrowed = refresh(keycloak_mock, first["refresh_token"], scope="email").json()
-    # Default scopes always stay; openid was not asked for again, so no id_token.
-    assert narrowed["scope"] == "xs2a_mock:user profile email"
-    assert "id_token" not in narrowed
-    assert unverified(narrowed["refresh_token"])["scope"] == first["scope"]
+    session_scope = "openid xs2a_mock:user profile web-origins acr roles basic email"
+    assert unverified(first["refresh_token"])["scope"] == session_scope
+    narrowed = refresh(keycloak_mock, first["refresh_token"], scope="profile").json()
+    # Default scopes always stay; openid and the ID token follow the login, not this request.
+    assert narrowed["scope"] == "openid xs2a_mock:user profile"
+    assert "id_token" in narrowed
+    # The new refresh token keeps the login's scope, so a later refresh may widen again.
+    assert unverified(narrowed["refresh_token"])["scope"] == session_scope
+    again = refresh(keycloak_mock, narrowed["refresh_token"], scope="email").json()
+    assert again["scope"] == "openid xs2a_mock:user profile email"
+
+
+def test_refresh_scope_beyond_the_login_is_invalid_scope(keycloak_mock: MockServer) -> None:
+    first = login(keycloak_mock).json()
+    response = refresh(keycloak_mock, first["refresh_token"], scope="openid")
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_scope",
+        "error_description": "Invalid scopes: openid",
+    }
+    plain = refresh(keycloak_mock, first["refresh_token"]).json()
+    assert "id_token" not in plain
 
 
 def test_session_max_caps_both_lifetimes(keycloak_mock: MockServer) -> None:

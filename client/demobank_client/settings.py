@@ -61,6 +61,9 @@ class Settings:
     backoff_factor: float = 0.2
     #: ``"password"`` (a user) or ``"client_credentials"`` (the client's service account).
     grant_type: str = PASSWORD_GRANT
+    #: PEM bundle of the CAs to trust for https (e.g. the mock's ``--tls`` CA); ``None``: the
+    #: system's.
+    ca_bundle: str | None = None
 
     def __post_init__(self) -> None:
         if self.grant_type not in (PASSWORD_GRANT, CLIENT_CREDENTIALS_GRANT):

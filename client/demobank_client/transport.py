@@ -80,7 +80,10 @@ def post_form(
     """
     started = time.monotonic()
     try:
-        response = session.post(url, data=dict(form), timeout=settings.timeout)
+        # ``verify`` per request: requests lets REQUESTS_CA_BUNDLE override a session's own.
+        response = session.post(
+            url, data=dict(form), timeout=settings.timeout, verify=settings.ca_bundle or True
+        )
     except requests.RequestException as exc:
         # The retries already happened inside urllib3; this is the last attempt's failure.
         raise TransportError(f"no answer from {url}: {_reason(exc)}") from exc

@@ -64,6 +64,12 @@ class KeycloakMock:
         self._offset = 0.0
         self._frozen_at: float | None = None
 
+    @property
+    def ca_file(self) -> str | None:
+        """The test-only CA bundle an https mock (``tls=True``) was made with, to trust in
+        clients (``requests.get(..., verify=keycloak_mock.ca_file)``); ``None`` over http."""
+        return self._server.ca_file if self._server is not None else None
+
     def __repr__(self) -> str:
         where = "in-process" if self._server is not None else "remote"
         return f"<KeycloakMock {self.url} ({where})>"

@@ -102,6 +102,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "that need the mock's controls are skipped",
     )
     group.addoption(
+        "--keycloak-tls",
+        action="store_true",
+        default=False,
+        help="serve the in-process mock over https with a generated test-only CA "
+        "(keycloak_mock.ca_file; the client fixtures trust it)",
+    )
+    group.addoption(
         "--keycloak-realm-file",
         metavar="FILE",
         default=None,
@@ -154,10 +161,14 @@ def keycloak_realms_file(pytestconfig: pytest.Config) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def keycloak_mock_config(keycloak_realms_file: str | None) -> MockConfig:
+def keycloak_mock_config(
+    pytestconfig: pytest.Config, keycloak_realms_file: str | None
+) -> MockConfig:
     """Options of the session's in-process mock (``MockConfig``, as the CLI's flags); port 0
-    picks a free port, so parallel workers never clash.  Override to change them."""
-    return MockConfig(port=0, config=keycloak_realms_file)
+    picks a free port, so parallel workers never clash; ``--keycloak-tls`` serves https.
+    Override to change them."""
+    tls = bool(pytestconfig.getoption("keycloak_tls"))
+    return MockConfig(port=0, config=keycloak_realms_file, tls=tls)
 
 
 @pytest.fixture(scope="session")
@@ -383,6 +394,8 @@ def _mock_factory(
     ) -> TokenManager:
         if client_id is not None:
             settings["client_id"] = client_id
+        if handle.ca_file is not None:
+            settings.setdefault("ca_bundle", handle.ca_file)
         config = settings_type(
             base_url=handle.url,
             mandator=realm or handle.realm,

@@ -3,6 +3,8 @@ export const env = {
   url: process.env.KEYCLOAK_MOCK_URL,
   realm: process.env.KEYCLOAK_MOCK_REALM,
   issuer: process.env.KEYCLOAK_MOCK_ISSUER,
+  // The same realms served over https with a test-only CA; NODE_EXTRA_CA_CERTS trusts it.
+  httpsIssuer: process.env.KEYCLOAK_MOCK_HTTPS_ISSUER,
 };
 if (!env.url) {
   throw new Error('run these through pytest (tests/test_js_clients.py): KEYCLOAK_MOCK_URL is unset');

@@ -52,6 +52,10 @@ def _empty(description: str, headers: dict[str, Any] | None = None) -> Schema:
     return response
 
 
+def _html(description: str) -> Schema:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
 def _header(description: str) -> Schema:
     return {"description": description, "required": True, "schema": {"type": "string"}}
 
@@ -463,14 +467,50 @@ def _keycloak_paths() -> dict[str, Schema]:
             ),
             "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
         },
+        f"{_OIDC}/auth": {
+            "parameters": [_REALM],
+            **{
+                method: _op(
+                    "Authorization endpoint, not imitated: answers as for a client without the "
+                    "browser flow",
+                    {
+                        "302": {
+                            "description": "Back to redirect_uri with error unauthorized_client "
+                            "(or invalid_request, unsupported_response_type), state and iss"
+                        },
+                        "400": _html("Error page: no or unknown client_id, bad redirect_uri"),
+                    },
+                    tags=kc,
+                    parameters=[
+                        {"name": name, "in": "query", "required": False, "schema": _STR}
+                        for name in ("client_id", "redirect_uri", "response_type", "state")
+                    ]
+                    if method == "get"
+                    else None,
+                    body=_form(
+                        {
+                            "client_id": _STR,
+                            "redirect_uri": _STR,
+                            "response_type": _STR,
+                            "state": _STR,
+                        }
+                    )
+                    if method == "post"
+                    else None,
+                )
+                for method in ("get", "post")
+            },
+        },
         f"{_OIDC}/certs": {
             "parameters": [_REALM],
+            "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
             "get": _op(
                 "JWKS: the published RS256 keys", {"200": _json(_ref("Jwks"), "Keys")}, tags=kc
             ),
         },
         f"{_OIDC}/userinfo": {
             "parameters": [_REALM],
+            "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
             **{
                 method: _op(
                     "Userinfo: claims for a Bearer access token with scope openid",
@@ -506,20 +546,63 @@ def _keycloak_paths() -> dict[str, Schema]:
         },
         f"{_OIDC}/logout": {
             "parameters": [_REALM],
+            "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
             "post": _op(
-                "Logout with a refresh token: ends the whole session",
+                "Logout with a refresh token (ends the whole session), else the browser logout",
                 {
                     "204": _empty("Logged out (also when the session was already gone)"),
-                    "400": _json(_OAUTH_ERROR, "No or invalid refresh token, other client's"),
+                    "200": _html("No refresh_token: the browser logout's page (see GET)"),
+                    "302": {"description": "No refresh_token: the browser logout's redirect"},
+                    "400": {
+                        "description": "Bad refresh token or other client's (JSON), or without "
+                        "refresh_token the browser logout's error page (HTML)",
+                        "content": {
+                            _JSON: {"schema": _OAUTH_ERROR},
+                            "text/html": {"schema": {"type": "string"}},
+                        },
+                    },
                     "401": _json(_OAUTH_ERROR, "Missing/unknown client or wrong secret"),
                 },
                 tags=kc,
                 security=_CLIENT_AUTH,
                 body=_form({"client_id": _STR, "client_secret": _STR, "refresh_token": _STR}),
             ),
+            "get": _op(
+                "Browser (RP-initiated) logout: redirect, confirmation or logged-out page",
+                {
+                    "200": _html("Confirmation page, or the logged-out page"),
+                    "302": {"description": "To post_logout_redirect_uri, with state"},
+                    "400": _html("Error page: bad hint, client or redirect URI"),
+                },
+                tags=kc,
+                parameters=[
+                    {"name": name, "in": "query", "required": False, "schema": _STR}
+                    for name in (
+                        "id_token_hint",
+                        "post_logout_redirect_uri",
+                        "state",
+                        "client_id",
+                        "ui_locales",
+                    )
+                ],
+            ),
+        },
+        f"{_OIDC}/logout/logout-confirm": {
+            "parameters": [_REALM],
+            "post": _op(
+                "The logout confirmation page's form",
+                {
+                    "200": _html("The logged-out page"),
+                    "302": {"description": "To post_logout_redirect_uri, with state"},
+                    "400": _html("Error page: unknown client or redirect URI"),
+                },
+                tags=kc,
+                body=_form({"client_id": _STR, "post_logout_redirect_uri": _STR, "state": _STR}),
+            ),
         },
         f"{_OIDC}/revoke": {
             "parameters": [_REALM],
+            "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
             "post": _op(
                 "Token revocation (RFC 7009)",
                 {
@@ -546,6 +629,7 @@ def _keycloak_paths() -> dict[str, Schema]:
         },
         "/realms/{realm_name}/.well-known/openid-configuration": {
             "parameters": [_REALM],
+            "options": _op("CORS preflight", {"200": _empty("Empty")}, tags=kc),
             "get": _op(
                 "OIDC discovery document", {"200": _json(_ref("Discovery"), "Document")}, tags=kc
             ),

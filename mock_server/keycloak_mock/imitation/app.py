@@ -13,7 +13,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import limits
+from . import cors, limits
 from .clock import Clock
 from .config import MockConfig, RealmConfig
 from .errors import OAuthError
@@ -28,7 +28,7 @@ from .http import (
 from .keys import SigningKey, load_signing_key
 from .realmfile import configured_realms
 from .state import MockState
-from .views import demobank, discovery, health, sessions, token
+from .views import authorization, demobank, discovery, health, sessions, token
 
 #: Kept for importers; the limits themselves live in ``limits.py``.
 MAX_BODY_BYTES = limits.MAX_BODY_BYTES
@@ -66,6 +66,7 @@ def create_keycloak_app(
     app.register_blueprint(health.blueprint)
     app.register_blueprint(sessions.blueprint)
     app.register_blueprint(demobank.blueprint)
+    app.register_blueprint(authorization.blueprint)
     _register_error_handlers(app)
     for hook in hooks:
         hook(app, config, state)
@@ -114,6 +115,7 @@ def _finish_response(response: Response) -> Response:
     pending: dict[str, str] | None = context.get("response_headers")
     wanted = list(pending.items()) if pending else []
     req = current_request()
+    cors.finish(context, req.environ.get("HTTP_ORIGIN"), response)
     if req.url_rule is not None and req.path.startswith("/realms/"):
         omitted = context.get("omitted_security_headers", ())
         wanted += [(name, value) for name, value in SECURITY_HEADERS.items() if name not in omitted]

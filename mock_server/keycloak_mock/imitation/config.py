@@ -97,6 +97,9 @@ class ClientConfig:
     service_accounts_enabled: bool = False
     #: Keycloak's client attribute ``client_credentials.use_refresh_token`` (off by default).
     client_credentials_refresh_token: bool = False
+    redirect_uris: tuple[str, ...] = ()
+    #: The ``post.logout.redirect.uris`` attribute; ``+`` stands for the redirect URIs.
+    post_logout_redirect_uris: tuple[str, ...] = ("+",)
 
 
 DEMOBANK_CLI = ClientConfig(
@@ -281,6 +284,26 @@ class MockConfig:
         repr=False,
         metadata={"help": "bearer token the control API requires (prefer the env var)"},
     )
+    tls: bool = field(
+        default=False,
+        metadata={
+            "help": "serve https with a test-only CA and certificate made at start "
+            "(localhost, 127.0.0.1, ::1); the CA bundle's path is printed"
+        },
+    )
+    tls_hostnames: str | None = field(
+        default=None,
+        metadata={"help": "more names for the --tls certificate, comma-separated"},
+    )
+    tls_ca_file: str | None = field(
+        default=None,
+        metadata={"help": "where --tls writes the CA bundle (default: a new temporary folder)"},
+    )
+    tls_cert: str | None = field(
+        default=None,
+        metadata={"help": "serve https with this PEM certificate chain (with --tls-key)"},
+    )
+    tls_key: str | None = field(default=None, metadata={"help": "PEM private key of --tls-cert"})
 
     def apply_overrides(self, realm: RealmConfig) -> RealmConfig:
         changes: dict[str, Any] = {}

@@ -188,7 +188,14 @@ def refresh_grant(
         client_session.timestamp = now
 
     original = split_scope(claims["scope"])
-    kept = [s for s in original if s in requested] if requested else original
+    if requested is None:
+        kept = original
+    else:
+        # Keycloak's refreshAccessToken: only within the refresh token's scope, and ``openid``
+        # (so the ID token) follows the login, whatever this request names.
+        if not set(requested) <= set(original):
+            raise InvalidScope(f"Invalid scopes: {form.get('scope')}")
+        kept = [*requested, "openid"] if "openid" in original else requested
     grant = Grant(
         realm=realm,
         client=client,
@@ -212,6 +219,20 @@ def _check_offline_session(state: MockState, realm: RealmConfig, sid: str, now: 
     if not session_is_valid(realm, session, now):
         state.end_session(sid, offline=True)
         raise InvalidGrant("Offline session not active")
+
+
+def authorization_code_grant(
+    state: MockState,
+    realm: RealmConfig,
+    client: ClientConfig,
+    form: Mapping[str, str],
+    issuer: str,
+    remote_addr: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """Keycloak's answers to a code exchange; the mock issues no codes, so none is ever valid."""
+    if form.get("code") is None:
+        raise InvalidRequest("Missing parameter: code")
+    raise InvalidGrant("Code not valid")
 
 
 def decode_refresh_token(state: MockState, realm: RealmConfig, encoded: str) -> dict[str, Any]:

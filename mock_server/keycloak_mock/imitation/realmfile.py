@@ -217,6 +217,9 @@ def _first_value(node: object, path: str) -> str:
     return _attribute_string(node, path)
 
 
+_POST_LOGOUT_URIS = "post.logout.redirect.uris"
+
+
 def _client(node: object, path: str) -> ClientConfig:
     obj = _expect(node, dict, path)
     kwargs: dict[str, Any] = {"client_id": _required(obj, "clientId", str, path)}
@@ -240,9 +243,15 @@ def _client(node: object, path: str) -> ClientConfig:
         ("defaultClientScopes", "default_client_scopes"),
         ("optionalClientScopes", "optional_client_scopes"),
         ("webOrigins", "web_origins"),
+        ("redirectUris", "redirect_uris"),
     ):
         if key in obj:
             kwargs[attr] = _strings(obj[key], f"{path}.{key}")
+    attributes = _expect(obj.get("attributes", {}), dict, f"{path}.attributes")
+    if _POST_LOGOUT_URIS in attributes:
+        value = _attribute_string(attributes[_POST_LOGOUT_URIS], f"{path}.attributes")
+        # Keycloak keeps the list in one attribute, joined with "##".
+        kwargs["post_logout_redirect_uris"] = tuple(u for u in value.split("##") if u)
     # A client file that gives a secret but not publicClient means a confidential client.
     if "publicClient" not in obj:
         kwargs["public_client"] = "secret" not in obj

@@ -32,6 +32,7 @@ from .config import (
 )
 from .javaorder import java_hash_order
 from .keys import HmacKey, SigningKey, b64url
+from .weborigins import resolved_web_origins
 
 #: RS256 is RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 3.3); HS512 is HMAC-SHA-512.
 _PKCS1V15 = padding.PKCS1v15()
@@ -162,6 +163,15 @@ class Grant:
         scope = " ".join(s for s in self.scopes if s == "openid" or included(s))
         object.__setattr__(self, "scope", scope)
 
+    @property
+    def session_scope(self) -> str:
+        """Every applied scope, hidden ones too: the refresh token's ``scope`` claim.
+
+        Keycloak writes the client session's scope string there with "include in token scope"
+        ignored, which is also what a later refresh may narrow its ``scope`` within.
+        """
+        return " ".join(self.scopes)
+
 
 def effective_roles(realm: RealmConfig, user: UserConfig) -> tuple[list[str], dict[str, list[str]]]:
     """Realm roles and client roles with ``default-roles-<realm>`` expanded, in Java set order."""
@@ -223,7 +233,7 @@ def access_token_claims(grant: Grant, *, now: int, exp: int | None, jti: str) ->
     if "acr" in applied:
         claims["acr"] = "1"
     if "web-origins" in applied and grant.client.web_origins:
-        claims["allowed-origins"] = list(grant.client.web_origins)
+        claims["allowed-origins"] = list(resolved_web_origins(grant.client))
     if realm_roles:
         claims["realm_access"] = {"roles": realm_roles}
     if client_roles:
@@ -240,7 +250,7 @@ def access_token_claims(grant: Grant, *, now: int, exp: int | None, jti: str) ->
 def refresh_token_claims(
     grant: Grant, *, now: int, exp: int | None, jti: str, offline: bool = False
 ) -> dict[str, Any]:
-    """Refresh-token claims (Keycloak 25-26.6: the access scope is copied).
+    """Refresh-token claims; ``scope`` names the hidden default scopes as well.
 
     An offline token has no ``exp`` unless the realm limits offline sessions (Keycloak's
     ``generateRefreshToken`` sets it only then).
@@ -256,7 +266,7 @@ def refresh_token_claims(
             "typ": TOKEN_TYPE_OFFLINE if offline else TOKEN_TYPE_REFRESH,
             "azp": grant.client.client_id,
             "sid": grant.session_id,
-            "scope": grant.scope,
+            "scope": grant.session_scope,
         }
     )
     return claims

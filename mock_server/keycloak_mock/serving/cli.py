@@ -21,6 +21,7 @@ from . import healthcheck
 from .banner import announce
 from .options import EXIT_USAGE, PROG, config_from, url_host, validate
 from .server import serve_on
+from .tls import server_context, tls_files
 
 
 def _raise_keyboard_interrupt(signum: int, frame: types.FrameType | None) -> None:
@@ -42,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from(argv, os.environ)
         validate(config)
         app = create_app(config)
-        server = serve_on(config.host, config.port, app)
+        tls = tls_files(config)
+        server = serve_on(config.host, config.port, app, server_context(tls) if tls else None)
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -58,8 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # installs no KeyboardInterrupt handler of its own.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _raise_keyboard_interrupt)
+    scheme = "https" if tls else "http"
     announce(
-        mock_state(app).realms, config.issuer_url or f"http://{url_host(config.host)}:{server.port}"
+        mock_state(app).realms,
+        config.issuer_url or f"{scheme}://{url_host(config.host)}:{server.port}",
+        ca_file=tls.ca_file if tls else None,
     )
     try:
         server.serve_forever()

@@ -21,16 +21,23 @@ import sys
 from keycloak_mock.imitation.errors import ConfigError
 
 from .options import EXIT_USAGE, PROG, config_from, validate
+from .tls import tls_files
 
 try:
     _config = config_from([], os.environ)
     validate(_config)
+    _tls = tls_files(_config)
 except ConfigError as _exc:
     print(f"{PROG}: error: {_exc}", file=sys.stderr, flush=True)
     raise SystemExit(EXIT_USAGE) from None
 
 _host = f"[{_config.host}]" if ":" in _config.host else _config.host
 bind = [f"{_host}:{_config.port}"]
+#: ``KEYCLOAK_MOCK_TLS=true`` (or ``_TLS_CERT``/``_TLS_KEY``): gunicorn's own TLS settings.
+if _tls is not None:
+    certfile, keyfile = _tls.cert_file, _tls.key_file
+    if _tls.ca_file is not None:
+        print(f"{PROG}: TEST-ONLY CA bundle (trust it in your client): {_tls.ca_file}", flush=True)
 
 workers = 1
 #: gunicorn's ``gthread`` worker, except that busy keep-alive connections are watched by a worker

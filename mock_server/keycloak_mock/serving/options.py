@@ -108,8 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(flag(field.name), action="store_true", default=None, help=help_text)
         else:
             metavar = {int: "SECONDS" if "lifespan" in field.name else "N", str: "VALUE"}[kind]
-            if field.name in ("config", "signing_key"):
+            if field.name in ("config", "signing_key", "tls_ca_file", "tls_cert", "tls_key"):
                 metavar = "FILE"
+            elif field.name == "tls_hostnames":
+                metavar = "NAMES"
             elif field.name == "issuer_url":
                 metavar = "URL"
             elif field.name == "host":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import threading
 from types import TracebackType
 from typing import Any
@@ -23,12 +24,19 @@ from keycloak_mock.imitation.config import MockConfig
 from keycloak_mock.imitation.state import MockState
 from keycloak_mock.imitation.tokens import compact_json
 
+from .tls import TlsFiles, server_context, tls_files, wants_tls
+
 _SHUTDOWN_POLL_SECONDS = 0.05
 _log = logging.getLogger("keycloak_mock.requests")
 
 
-def serve_on(host: str, port: int, app: Flask) -> BaseWSGIServer:
+def serve_on(
+    host: str, port: int, app: Flask, ssl_context: ssl.SSLContext | None = None
+) -> BaseWSGIServer:
     """A threaded werkzeug server bound to ``host:port``; raises ``OSError`` if it cannot bind.
+
+    With ``ssl_context`` it speaks https, and the app sees the ``https`` scheme (so the issuer
+    follows it).
 
     We bind the socket ourselves because werkzeug answers a taken port by printing advice and
     calling ``sys.exit``, which neither a test nor our CLI's one-line error wants.
@@ -43,6 +51,15 @@ def serve_on(host: str, port: int, app: Flask) -> BaseWSGIServer:
             request_handler=QuietRequestHandler,
             fd=listener.fileno(),
         )
+    if ssl_context is not None:
+        # Not werkzeug's ssl_context argument: it wraps the listening socket so that accept()
+        # runs the TLS handshake in the serving thread, where one client that connects and
+        # says nothing stops every other.  Here each handshake happens on the request's own
+        # thread, at its first read.
+        server.socket = ssl_context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+        server.ssl_context = ssl_context
     return server
 
 
@@ -102,6 +119,7 @@ class MockServer:
         self._port = port if port is not None else self.config.port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._tls: TlsFiles | None = None
 
     @property
     def state(self) -> MockState:
@@ -115,13 +133,24 @@ class MockServer:
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
+        """Base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash; ``https`` with TLS)."""
         host = self._host if ":" not in self._host else f"[{self._host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def ca_file(self) -> str | None:
+        """The generated test-only CA bundle to trust (``--tls``); ``None`` otherwise."""
+        return self._tls.ca_file if self._tls is not None else None
 
     def start(self) -> MockServer:
         """Bind and start serving; raises ``OSError`` if the port is taken."""
-        self._server = serve_on(self._host, self._port, self.app)
+        context = None
+        if wants_tls(self.config):
+            self._tls = tls_files(self.config)
+            assert self._tls is not None
+            context = server_context(self._tls)
+        self._server = serve_on(self._host, self._port, self.app, context)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             # serve_forever polls for shutdown; werkzeug's 0.5 s default would make every stop

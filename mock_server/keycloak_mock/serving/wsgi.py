@@ -27,6 +27,7 @@ from keycloak_mock.imitation.errors import ConfigError
 
 from .banner import announce
 from .options import EXIT_USAGE, PROG, config_from, validate
+from .tls import wants_tls
 
 
 def app_from_env(environ: Mapping[str, str] | None = None) -> Flask:
@@ -40,7 +41,8 @@ def app_from_env(environ: Mapping[str, str] | None = None) -> Flask:
         raise SystemExit(EXIT_USAGE) from None
     announce(
         mock_state(app).realms,
-        config.issuer_url or f"http://localhost:{config.port}",
+        config.issuer_url
+        or f"{'https' if wants_tls(config) else 'http'}://localhost:{config.port}",
         file=sys.stderr,
     )
     return app

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
+from keycloak_mock.imitation import cors
 from keycloak_mock.imitation.clients import authenticate_client
 from keycloak_mock.imitation.config import ClientConfig, RealmConfig, UserConfig
 from keycloak_mock.imitation.errors import (
@@ -39,6 +40,7 @@ from keycloak_mock.imitation.tokens import (
 )
 from keycloak_mock.imitation.verify import check_access_token, verify_rs256_signature
 
+from .browserlogout import browser_logout, confirmed_logout
 from .common import (
     FORM_CONTENT_TYPE,
     duplicated_parameter,
@@ -243,9 +245,11 @@ def _has_types(claims: dict[str, Any], **types: type) -> bool:
 # -- userinfo -----------------------------------------------------------------------------------
 
 
-@blueprint.route(f"{_OIDC}/userinfo", methods=["GET", "POST"])
+@blueprint.route(f"{_OIDC}/userinfo", methods=["GET", "POST"], provide_automatic_options=False)
 def userinfo(realm_name: str) -> Response:
     realm = require_realm(realm_name)
+    # Refusals before the token checks out may be read by any page; then its client's origins.
+    cors.allow_any_origin()
     mock = state()
     token = _userinfo_token(realm)
     if token is None:
@@ -258,6 +262,11 @@ def userinfo(realm_name: str) -> Response:
         raise _invalid_token(realm, TOKEN_VERIFICATION_FAILED) from None
     if "openid" not in split_scope(claims.get("scope") or ""):
         raise BearerChallenge(403, "insufficient_scope", "Missing openid scope", realm=realm.realm)
+    # Keycloak narrows CORS to the token's client once it has found it, after the scope check.
+    azp = claims.get("azp")
+    token_client = realm.client(azp) if isinstance(azp, str) else None
+    if token_client is not None:
+        cors.allow_client(token_client)
     try:
         live = live_session_of(mock, realm, claims)
     except SessionProblem as problem:
@@ -314,12 +323,20 @@ def _userinfo_refusal(refusal: BearerChallenge) -> Response:
 # -- logout -------------------------------------------------------------------------------------
 
 
-@blueprint.route(f"{_OIDC}/logout", methods=["POST"])
+@blueprint.route(f"{_OIDC}/logout", methods=["GET", "POST"], provide_automatic_options=False)
 def logout(realm_name: str) -> Response:
-    """Non-browser logout: ends the user session the refresh token belongs to, for all clients."""
+    """Non-browser logout with a refresh token: ends its user session, for all clients.
+
+    Without ``refresh_token`` (a GET, or a form without one) it is the browser's logout.
+    """
     realm = require_realm(realm_name)
+    if request.method == "GET":
+        return browser_logout(realm, single_values(request.args))
     form = single_values(require_form())
+    if "refresh_token" not in form:
+        return browser_logout(realm, form)
     client = authenticate_client(realm, form, request.headers.get("Authorization"))
+    cors.allow_client(client)
     if client.bearer_only:
         raise InvalidClient("Bearer-only not allowed", status=400)
     encoded = form.get("refresh_token")
@@ -343,10 +360,34 @@ def logout(realm_name: str) -> Response:
     return response
 
 
+@blueprint.route(f"{_OIDC}/logout/logout-confirm", methods=["POST"])
+def logout_confirm(realm_name: str) -> Response:
+    """The confirmation page's form (the browser logout without ``id_token_hint``)."""
+    realm = require_realm(realm_name)
+    return confirmed_logout(realm, single_values(require_form()))
+
+
+# -- CORS preflights ----------------------------------------------------------------------------
+
+
+@blueprint.route(f"{_OIDC}/userinfo", methods=["OPTIONS"])
+@blueprint.route(f"{_OIDC}/logout", methods=["OPTIONS"])
+def preflight_any_method(realm_name: str) -> Response:
+    """Userinfo's and logout's preflights name no methods: Keycloak's default list."""
+    require_realm(realm_name)
+    return cors.preflight(request.headers.get("Origin"))
+
+
+@blueprint.route(f"{_OIDC}/revoke", methods=["OPTIONS"])
+def preflight_post(realm_name: str) -> Response:
+    require_realm(realm_name)
+    return cors.preflight(request.headers.get("Origin"), ("POST", "OPTIONS"))
+
+
 # -- revocation ---------------------------------------------------------------------------------
 
 
-@blueprint.route(f"{_OIDC}/revoke", methods=["POST"])
+@blueprint.route(f"{_OIDC}/revoke", methods=["POST"], provide_automatic_options=False)
 def revoke(realm_name: str) -> Response:
     """RFC 7009 as Keycloak does it: a refresh token detaches its client, an access token dies."""
     realm = require_realm(realm_name)
@@ -355,6 +396,7 @@ def revoke(realm_name: str) -> Response:
         raise AccessDenied("Realm not enabled")
     form = single_values(raw_form)
     client = authenticate_client(realm, form, request.headers.get("Authorization"))
+    cors.allow_client(client)
     if client.bearer_only:
         raise InvalidClient("Bearer-only not allowed", status=400)
     if duplicated_parameter(raw_form):
@@ -406,6 +448,7 @@ def introspect(realm_name: str) -> Response:
     if not realm.enabled:
         raise AccessDenied("Realm not enabled")
     form = single_values(raw_form)
+    # No CORS here: Keycloak's introspection endpoint has neither a preflight nor CORS headers.
     client = authenticate_client(realm, form, request.headers.get("Authorization"))
     if client.public_client:
         raise InvalidRequest("Client not allowed.", status=403)

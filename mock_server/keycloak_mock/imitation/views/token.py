@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
+from keycloak_mock.imitation import cors
 from keycloak_mock.imitation.clients import authenticate_client
 from keycloak_mock.imitation.errors import (
     AccessDenied,
@@ -12,6 +13,7 @@ from keycloak_mock.imitation.errors import (
     UnsupportedGrantType,
 )
 from keycloak_mock.imitation.grants import (
+    authorization_code_grant,
     client_credentials_grant,
     password_grant,
     refresh_grant,
@@ -31,10 +33,15 @@ GRANTS = {
     "password": password_grant,
     "refresh_token": refresh_grant,
     "client_credentials": client_credentials_grant,
+    "authorization_code": authorization_code_grant,
 }
 
 
-@blueprint.route("/realms/<realm_name>/protocol/openid-connect/token", methods=["POST"])
+@blueprint.route(
+    "/realms/<realm_name>/protocol/openid-connect/token",
+    methods=["POST"],
+    provide_automatic_options=False,
+)
 def token(realm_name: str) -> Response:
     realm = require_realm(realm_name)
     raw_form = require_form()
@@ -50,6 +57,7 @@ def token(realm_name: str) -> Response:
         raise UnsupportedGrantType("Unsupported grant_type")
     form = single_values(raw_form)
     client = authenticate_client(realm, form, request.environ.get("HTTP_AUTHORIZATION"))
+    cors.allow_client(client)
     if client.bearer_only:
         raise InvalidClient("Bearer-only not allowed", status=400)
     if duplicated_parameter(raw_form):
@@ -62,4 +70,4 @@ def token(realm_name: str) -> Response:
 def token_preflight(realm_name: str) -> Response:
     """CORS preflight: Keycloak answers 200 with an empty body."""
     require_realm(realm_name)
-    return Response(status=200)
+    return cors.preflight(request.headers.get("Origin"), ("POST", "OPTIONS"))
