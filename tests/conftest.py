@@ -18,6 +18,9 @@ from .client_support import Wiretap
 
 pytest_plugins = ["pytester"]
 
+# A separate user project: tests/test_install.py runs its tests in a virtualenv of its own.
+collect_ignore = ["sample_project"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
 REALMS_FILE = FIXTURES / "realms.json"
