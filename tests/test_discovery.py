@@ -23,6 +23,18 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+#: The methods a client uses on each endpoint the discovery document advertises.
+ENDPOINT_METHODS = {
+    "token_endpoint": {"POST"},
+    "introspection_endpoint": {"POST"},
+    "userinfo_endpoint": {"GET", "POST"},
+    "end_session_endpoint": {"POST"},
+    "jwks_uri": {"GET"},
+    "revocation_endpoint": {"POST"},
+}
+UNMATCHED = {"error": "Unable to find matching target resource method"}
+
+
 def test_discovery_document(keycloak_mock: MockServer) -> None:
     base = f"{keycloak_mock.url}/realms/customer"
     response = requests.get(f"{base}/.well-known/openid-configuration", timeout=10)
@@ -35,15 +47,18 @@ def test_discovery_document(keycloak_mock: MockServer) -> None:
     assert document["jwks_uri"] == f"{base}/protocol/openid-connect/certs"
     assert "password" in document["grant_types_supported"]
     assert document["id_token_signing_alg_values_supported"] == ["RS256"]
-    # Every advertised endpoint exists (answers something other than Keycloak's unmatched 404).
-    for key, url in document.items():
-        if key.endswith("_endpoint") or key == "jwks_uri":
-            probe = requests.options(url, timeout=10)
-            assert (
-                probe.json() != {"error": "Unable to find matching target resource method"}
-                if probe.content
-                else True
-            ), key
+    # Every advertised endpoint exists: OPTIONS names the method a client uses there, where an
+    # unknown path gets Keycloak's unmatched 404.
+    advertised = {
+        key: url for key, url in document.items() if key.endswith("_endpoint") or key == "jwks_uri"
+    }
+    assert set(advertised) == set(ENDPOINT_METHODS)
+    for key, url in advertised.items():
+        probe = requests.options(url, timeout=10)
+        allowed = {method.strip() for method in probe.headers.get("Allow", "").split(",")}
+        assert (probe.status_code, ENDPOINT_METHODS[key] <= allowed) == (200, True), key
+    unknown = requests.options(f"{base}/protocol/openid-connect/nothing", timeout=10)
+    assert (unknown.status_code, unknown.json()) == (404, UNMATCHED)
 
 
 def test_jwks_matches_keycloaks_shape(keycloak_mock: MockServer) -> None:
