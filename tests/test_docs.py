@@ -156,7 +156,7 @@ def test_get_a_token_commands_run_as_written(document: Path, heading: str) -> No
 
 # -- no text about how the kit was made -------------------------------------------------------
 MAKING_OF = re.compile(
-    r"\b(run \d+|runs \d+ ?(to|and|–|-) ?\d+|this session|last session|sessions? (ago|before)|"
+    r"\b(run \d+|runs \d+ ?(to|and|\u2013|-) ?\d+|this session|last session|sessions? (ago|before)|"
     r"work session|issue #?\d+)\b",
     flags=re.IGNORECASE,
 )
