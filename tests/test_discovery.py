@@ -23,14 +23,36 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-#: The methods a client uses on each endpoint the discovery document advertises.
-ENDPOINT_METHODS = {
-    "token_endpoint": {"POST"},
-    "introspection_endpoint": {"POST"},
-    "userinfo_endpoint": {"GET", "POST"},
-    "end_session_endpoint": {"POST"},
-    "jwks_uri": {"GET"},
-    "revocation_endpoint": {"POST"},
+#: How each endpoint the discovery document advertises answers a client that sends only its
+#: client_id (GET without anything for the two read endpoints): the endpoint's own refusal or
+#: answer, never Keycloak's unmatched 404.  (status, error JSON or None, WWW-Authenticate or None)
+ENDPOINT_ANSWERS: dict[str, tuple[str, int, dict[str, str] | None, str | None]] = {
+    "token_endpoint": (
+        "POST",
+        400,
+        {"error": "invalid_request", "error_description": "Missing form parameter: grant_type"},
+        None,
+    ),
+    "introspection_endpoint": (
+        "POST",
+        403,
+        {"error": "invalid_request", "error_description": "Client not allowed."},
+        None,
+    ),
+    "userinfo_endpoint": ("GET", 401, None, 'Bearer realm="customer"'),
+    "end_session_endpoint": (
+        "POST",
+        400,
+        {"error": "invalid_request", "error_description": "No refresh token"},
+        None,
+    ),
+    "revocation_endpoint": (
+        "POST",
+        400,
+        {"error": "invalid_request", "error_description": "Token not provided"},
+        None,
+    ),
+    "jwks_uri": ("GET", 200, None, None),
 }
 UNMATCHED = {"error": "Unable to find matching target resource method"}
 
@@ -47,17 +69,25 @@ def test_discovery_document(keycloak_mock: MockServer) -> None:
     assert document["jwks_uri"] == f"{base}/protocol/openid-connect/certs"
     assert "password" in document["grant_types_supported"]
     assert document["id_token_signing_alg_values_supported"] == ["RS256"]
-    # Every advertised endpoint exists: OPTIONS names the method a client uses there, where an
-    # unknown path gets Keycloak's unmatched 404.
+    # Every advertised endpoint exists and is the endpoint it claims to be; an unknown path next
+    # to them gets Keycloak's unmatched 404, so the check can tell the two apart.
     advertised = {
         key: url for key, url in document.items() if key.endswith("_endpoint") or key == "jwks_uri"
     }
-    assert set(advertised) == set(ENDPOINT_METHODS)
+    assert set(advertised) == set(ENDPOINT_ANSWERS)
     for key, url in advertised.items():
-        probe = requests.options(url, timeout=10)
-        allowed = {method.strip() for method in probe.headers.get("Allow", "").split(",")}
-        assert (probe.status_code, ENDPOINT_METHODS[key] <= allowed) == (200, True), key
-    unknown = requests.options(f"{base}/protocol/openid-connect/nothing", timeout=10)
+        method, status, error, challenge = ENDPOINT_ANSWERS[key]
+        form = {"client_id": "demobank-cli"} if method == "POST" else None
+        answer = requests.request(method, url, data=form, timeout=10)
+        assert answer.status_code == status, key
+        assert answer.headers.get("WWW-Authenticate") == challenge, key
+        if error is not None:
+            assert answer.json() == error, key
+        elif key == "jwks_uri":
+            assert [k["alg"] for k in answer.json()["keys"]] == ["RS256"]
+        else:
+            assert answer.content == b"", key
+    unknown = requests.post(f"{base}/protocol/openid-connect/nothing", timeout=10)
     assert (unknown.status_code, unknown.json()) == (404, UNMATCHED)
 
 
