@@ -5,7 +5,8 @@
 - every Python example in README is a file of ``tests/examples/`` shown verbatim, and every one
   in ``docs/`` includes such a file; every file there is shown somewhere and runs (the
   ``test_*.py`` ones in a fresh pytest project, as a user would copy them);
-- the shell commands of "Get a token" run with curl against a mock, the refresh included;
+- the shell commands of "Get a token" run with curl against a mock, the refresh included, and so
+  do the logout, control API and ``demobank-token`` commands of the docs;
 - no page speaks of how the kit was made rather than what it does.
 """
 
@@ -18,8 +19,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from keycloak_mock import MockConfig, MockServer
 
@@ -179,3 +182,90 @@ def test_no_text_speaks_of_work_sessions_or_numbered_runs() -> None:
             if MAKING_OF.search(line):
                 offenders.append(f"{name}:{number}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+# -- the other shell examples of the docs, run against a mock ----------------------------------
+def _run_block(block: str, mock: MockServer, env: dict[str, str] | None = None) -> str:
+    script = block.replace("http://127.0.0.1:8080", mock.url).replace(
+        "localhost:8080", mock.url.removeprefix("http://")
+    )
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        check=True,
+    )
+    return done.stdout
+
+
+def _json_values(output: str) -> list[Any]:
+    """The JSON values printed one after another, as several curl calls print them."""
+    decoder, values, at = json.JSONDecoder(), [], 0
+    while output[at:].strip():
+        at += len(output[at:]) - len(output[at:].lstrip())
+        value, at = decoder.raw_decode(output, at)
+        values.append(value)
+    return values
+
+
+def _only_shell_block(page: str, first_line: str) -> str:
+    text = (DOCS / page).read_text("utf-8")
+    (block,) = [m["body"] for m in FENCE.finditer(text) if m["body"].startswith(first_line)]
+    return block
+
+
+def test_the_logout_command_ends_the_session() -> None:
+    _curl_or_skip()
+    block = _only_shell_block("endpoints.md", "curl -i ")
+    with MockServer(MockConfig(port=0)) as mock:
+        tokens = requests.post(
+            f"{mock.url}/realms/customer/protocol/openid-connect/token",
+            data={
+                "client_id": "demobank-cli",
+                "grant_type": "password",
+                "username": "demo",
+                "password": "demo",
+            },
+            timeout=10,
+        ).json()
+        output = _run_block(block, mock, {"REFRESH_TOKEN": tokens["refresh_token"]})
+        assert output.startswith("HTTP/1.1 204")
+        assert mock.state.session(tokens["session_state"]) is None
+
+
+def test_the_control_api_commands_do_what_they_say() -> None:
+    _curl_or_skip()
+    block = _only_shell_block("control-api.md", "curl -X POST ")
+    with MockServer(MockConfig(port=0)) as mock:
+        requests.post(
+            f"{mock.url}/realms/customer/protocol/openid-connect/token",
+            data={
+                "client_id": "demobank-cli",
+                "grant_type": "password",
+                "username": "demo",
+                "password": "demo",
+            },
+            timeout=10,
+        )
+        before = mock.state.clock.now()
+        # Three commands, three JSON answers on one stdout: the last is the request log.
+        output = _run_block(block, mock)
+        fault, time_now, log = _json_values(output)
+        assert (fault["endpoint"], fault["grantType"], fault["status"]) == (
+            "token",
+            "refresh_token",
+            503,
+        )
+        assert time_now["now"] > before + 899
+        assert log["count"] == 1 and log["requests"][0]["grantType"] == "password"
+
+
+def test_the_demobank_token_commands_print_a_token_that_works() -> None:
+    _curl_or_skip()
+    block = _only_shell_block("client.md", "export FINAPI_MANDATOR=")
+    with MockServer(MockConfig(port=0)) as mock:
+        echo, response = _json_values(_run_block(block, mock))
+        assert (echo["path"], echo["mandator"]) == ("/accounts", "customer")
+        assert response["token_type"] == "Bearer" and response["expires_in"] == 900
