@@ -3,10 +3,10 @@
     python benchmarks/instructions.py           # 2 to 3 minutes on 2 cores; needs valgrind
     python benchmarks/instructions.py --quick   # seconds, no valgrind: checks the plumbing only
 
-On a shared machine a timing moves by 10 to 25 % from one run to the next (see README), so a
-change that saves 3 % of a request cannot be seen in req/s.  An instruction count of the same
-code on the same input repeats to about 0.1 %, whatever else the machine is doing; it is the
-measure to judge a change to the per-request path by.
+On a shared machine a timing moves by 10 to 25 % from one run to the next
+(docs/design/performance.md), so a change that saves 3 % of a request cannot be seen in req/s.
+An instruction count of the same code on the same input repeats to about 0.1 %, whatever else
+the machine is doing; it is the measure to judge a change to the per-request path by.
 
 It runs the container's command (the Dockerfile's CMD, on the host, as ``run.py`` does) under
 ``valgrind --tool=callgrind --trace-children=yes``, sends N1 and then, in a second server, N2

@@ -13,7 +13,7 @@ One run, loopback only, bounded in time.  It measures
   ceiling), and oauth2-mock-server from npm when node/npm exist;
 - resident memory idle (after the first token) and after the load;
 
-and prints a table, the ratios and whether each target of issue 7 is met.  Each ratio to
+and prints a table, the ratios and whether each speed target is met.  Each ratio to
 oauth2-mock-server is also split into its two factors, which tell different stories: how much
 less CPU the container spends per request, and how much of the machine it keeps busy (its cores
 busy against Node's).  The first is what the code costs; the second is what one Python process
@@ -298,7 +298,7 @@ def _row(
 
 
 def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 7's targets, each with the measured ratio/figure and whether it is met."""
+    """The speed targets, each with the measured ratio/figure and whether it is met."""
     checks: list[dict[str, Any]] = []
 
     def add(name: str, value: float | None, goal: str, met: bool | None) -> None:
@@ -454,7 +454,7 @@ def print_report(report: dict[str, Any]) -> None:
                 f" = {item['cpu_efficiency']:.2f} x {item['cores_share']:.2f}"
                 f"   (cores busy {item['container_cores']:.2f} vs {item['node_cores']:.2f})"
             )
-    print("\nTargets (issue 7)")
+    print("\nTargets")
     for check in report["targets"]:
         verdict = {True: "met", False: "MISSED", None: "n/a"}[check["met"]]
         value = f"{check['value']:.3f}" if check["value"] is not None else "-"

@@ -16,8 +16,8 @@ the password grant at 1 and 8 connections, interleaved over rounds (medians repo
   (C HTTP, ``pip install pyuwsgi``: one process, 2 or 8 threads; it gives each connection a
   thread, so only 8 threads serve all 8 connections), when installed;
 - werkzeug's threaded development server (``keycloak-mock``), for reference;
-- oauth2-mock-server (when node/npm exist), the yardstick of issue 7: every candidate's req/s at
-  8 connections is also given as a ratio to it, with the cores each kept busy.
+- oauth2-mock-server (when node/npm exist), the yardstick of the speed targets: every
+  candidate's req/s at 8 connections is also given as a ratio to it, with the cores each kept busy.
 
 Speed is not all a candidate must offer, so two behaviours are checked on each, after the load:
 

@@ -11,7 +11,6 @@ import contextlib
 import io
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,8 @@ from urllib.parse import parse_qsl
 from keycloak_mock import MockServer
 
 TOKEN_PATH = "/realms/customer/protocol/openid-connect/token"
+#: A held request is answered after this many seconds even if the test never releases it.
+HOLD_LIMIT = 60.0
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -44,6 +45,7 @@ class Wiretap:
         self._lock = threading.Lock()
         self.calls: list[Call] = []
         self._faults: list[tuple[str, Callable[[], tuple[int, bytes, dict[str, str]] | None]]] = []
+        self._release = threading.Event()
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -97,6 +99,7 @@ class Wiretap:
             return [c for c in self.calls if c.path == path]
 
     def clear(self) -> None:
+        self.release()
         with self._lock:
             self.calls.clear()
             self._faults.clear()
@@ -115,14 +118,25 @@ class Wiretap:
         with self._lock:
             self._faults.extend((path, lambda: answer) for _ in range(count))
 
-    def delay_next(self, count: int, seconds: float, path: str = TOKEN_PATH) -> None:
-        """The next ``count`` requests to ``path`` are answered by the mock after ``seconds``."""
+    def hold_next(self, count: int, path: str = TOKEN_PATH) -> None:
+        """The next ``count`` requests to ``path`` get no answer until ``release()``.
 
-        def slow() -> None:
-            time.sleep(seconds)
+        A held request is answered when the test ends (or calls ``release``), never after a guessed
+        time: the client's timeout, however generous, always fires first.
+        """
+        release = self._release
+
+        def held() -> None:
+            release.wait(HOLD_LIMIT)
 
         with self._lock:
-            self._faults.extend((path, slow) for _ in range(count))
+            self._faults.extend((path, held) for _ in range(count))
+
+    def release(self) -> None:
+        """Let every held request be answered by the mock; later holds wait again."""
+        with self._lock:
+            release, self._release = self._release, threading.Event()
+        release.set()
 
 
 def tap(server: MockServer) -> Wiretap:

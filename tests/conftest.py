@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from keycloak_mock import MockConfig, MockServer
 
@@ -16,9 +18,28 @@ from .client_support import Wiretap
 
 pytest_plugins = ["pytester"]
 
+# A separate user project: tests/test_install.py runs its tests in a virtualenv of its own.
+collect_ignore = ["sample_project"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
 REALMS_FILE = FIXTURES / "realms.json"
+
+#: CI sets ``CI=true``: tests that need a tool fail there instead of skipping, and hypothesis
+#: runs its CI profile.
+IN_CI = os.environ.get("CI", "").lower() in {"true", "1", "yes"}
+
+# Hypothesis profiles, chosen by ``HYPOTHESIS_PROFILE``, else by ``CI``.  Locally a run stays
+# short; CI tries more examples, each run new ones (never derandomised), and prints the blob
+# that reproduces a failure.  ``long`` is the documented long run.
+settings.register_profile(
+    "dev", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "ci", settings.get_profile("dev"), max_examples=200, derandomize=False, print_blob=True
+)
+settings.register_profile("long", settings.get_profile("dev"), max_examples=3000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev"))
 
 
 def packages_loaded_by(modules: str, packages: Iterable[str]) -> list[str]:
@@ -64,6 +85,7 @@ def server(tapped_server: tuple[MockServer, Wiretap]) -> MockServer:
 
 
 @pytest.fixture
-def wiretap(tapped_server: tuple[MockServer, Wiretap], server: MockServer) -> Wiretap:
-    """What the module's ``tapped_server`` mock received during this test."""
-    return tapped_server[1]
+def wiretap(tapped_server: tuple[MockServer, Wiretap], server: MockServer) -> Iterator[Wiretap]:
+    """What the module's ``tapped_server`` mock received during this test; holds end with it."""
+    yield tapped_server[1]
+    tapped_server[1].release()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -85,3 +87,12 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds: the event itself, with a deadline only for a hang."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout} s waiting for {what}")
+        time.sleep(0.01)

@@ -61,7 +61,7 @@ def test_quick_run_prints_the_table_ratios_and_json(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "oauth2-mock-server: skipped (--skip-node)" in out
-    for heading in ("Throughput", "Cold start", "Memory", "Targets (issue 7)"):
+    for heading in ("Throughput", "Cold start", "Memory", "Targets"):
         assert heading in out
     figures = json.loads(report.read_text())
     served = {(row["target"], row["grant"]) for row in figures["load"]}

@@ -197,6 +197,6 @@ def test_authorized_session_gives_requests_a_default_timeout(
     server: MockServer, manager: TokenManager, wiretap: Wiretap
 ) -> None:
     manager.get_tokens()
-    wiretap.delay_next(1, 1.0, path=RESOURCE)
+    wiretap.hold_next(1, path=RESOURCE)
     with pytest.raises(requests.Timeout):
-        authorized_session(manager, timeout=0.2).get(server.url + RESOURCE)
+        authorized_session(manager, timeout=2).get(server.url + RESOURCE)

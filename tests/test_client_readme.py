@@ -1,4 +1,4 @@
-"""README's client examples are these files, verbatim, and they run against the mock."""
+"""The client examples of README and docs/client.md are these files, and they run."""
 
 from __future__ import annotations
 
@@ -13,12 +13,17 @@ from .conftest import REPO_ROOT
 
 EXAMPLES = Path(__file__).with_name("examples")
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+CLIENT_PAGE = (REPO_ROOT / "docs" / "client.md").read_text(encoding="utf-8")
+
+
+def test_readme_shows_the_mock_example_verbatim() -> None:
+    code = (EXAMPLES / "client_mock.py").read_text(encoding="utf-8")
+    assert f"```python\n{code}```" in README
 
 
 @pytest.mark.parametrize("name", ["client_mock.py", "client_finapi.py"])
-def test_readme_shows_the_example_verbatim(name: str) -> None:
-    code = (EXAMPLES / name).read_text(encoding="utf-8")
-    assert f"```python\n{code}```" in README
+def test_the_client_page_includes_the_example(name: str) -> None:
+    assert f'```python\n--8<-- "tests/examples/{name}"\n```' in CLIENT_PAGE
 
 
 def test_the_mock_example_runs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,7 +18,6 @@ from keycloak_mock import (
     verify_access_token,
 )
 
-from .conftest import REPO_ROOT
 from .sessions_support import (
     demobank,
     login,
@@ -304,16 +303,6 @@ def test_verify_error_never_contains_the_token(realms_server: MockServer) -> Non
         verify_access_token(token, realms_server)
     assert token not in str(failure.value)
     assert token.split(".")[2] not in repr(failure.value)
-
-
-def test_readme_example_runs(keycloak_mock: MockServer) -> None:
-    """README's ``verify_access_token`` example, executed as written."""
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    marker = "<!-- example: verify_access_token -->\n```python\n"
-    source = readme.split(marker, 1)[1].split("```", 1)[0]
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "README.md", "exec"), namespace)  # noqa: S102 - our own README
-    namespace["test_my_fake_resource"](keycloak_mock)
 
 
 def test_configured_issuer_url_is_the_base_everywhere() -> None:

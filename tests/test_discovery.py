@@ -23,6 +23,38 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+#: How each endpoint the discovery document advertises answers a client that sends only its
+#: client_id (GET without anything for the two read endpoints): the endpoint's own refusal or
+#: answer, never Keycloak's unmatched 404.  (status, error JSON or None, WWW-Authenticate or None)
+ENDPOINT_ANSWERS: dict[str, tuple[str, int, dict[str, str] | str | None, str | None]] = {
+    # The browser endpoints answer with Keycloak's pages: the text each page must show.
+    "authorization_endpoint": ("GET", 400, "Missing parameter: client_id", None),
+    "token_endpoint": (
+        "POST",
+        400,
+        {"error": "invalid_request", "error_description": "Missing form parameter: grant_type"},
+        None,
+    ),
+    "introspection_endpoint": (
+        "POST",
+        403,
+        {"error": "invalid_request", "error_description": "Client not allowed."},
+        None,
+    ),
+    "userinfo_endpoint": ("GET", 401, None, 'Bearer realm="customer"'),
+    # A form without refresh_token is a browser logout: the confirmation page.
+    "end_session_endpoint": ("POST", 200, "Do you want to logout?", None),
+    "revocation_endpoint": (
+        "POST",
+        400,
+        {"error": "invalid_request", "error_description": "Token not provided"},
+        None,
+    ),
+    "jwks_uri": ("GET", 200, None, None),
+}
+UNMATCHED = {"error": "Unable to find matching target resource method"}
+
+
 def test_discovery_document(keycloak_mock: MockServer) -> None:
     base = f"{keycloak_mock.url}/realms/customer"
     response = requests.get(f"{base}/.well-known/openid-configuration", timeout=10)
@@ -35,15 +67,29 @@ def test_discovery_document(keycloak_mock: MockServer) -> None:
     assert document["jwks_uri"] == f"{base}/protocol/openid-connect/certs"
     assert "password" in document["grant_types_supported"]
     assert document["id_token_signing_alg_values_supported"] == ["RS256"]
-    # Every advertised endpoint exists (answers something other than Keycloak's unmatched 404).
-    for key, url in document.items():
-        if key.endswith("_endpoint") or key == "jwks_uri":
-            probe = requests.options(url, timeout=10)
-            assert (
-                probe.json() != {"error": "Unable to find matching target resource method"}
-                if probe.content
-                else True
-            ), key
+    # Every advertised endpoint exists and is the endpoint it claims to be; an unknown path next
+    # to them gets Keycloak's unmatched 404, so the check can tell the two apart.
+    advertised = {
+        key: url for key, url in document.items() if key.endswith("_endpoint") or key == "jwks_uri"
+    }
+    assert set(advertised) == set(ENDPOINT_ANSWERS)
+    for key, url in advertised.items():
+        method, status, error, challenge = ENDPOINT_ANSWERS[key]
+        form = {"client_id": "demobank-cli"} if method == "POST" else None
+        answer = requests.request(method, url, data=form, timeout=10, allow_redirects=False)
+        assert answer.status_code == status, key
+        assert answer.headers.get("WWW-Authenticate") == challenge, key
+        if isinstance(error, str):
+            assert answer.headers["Content-Type"] == "text/html;charset=utf-8", key
+            assert error in answer.text, key
+        elif error is not None:
+            assert answer.json() == error, key
+        elif key == "jwks_uri":
+            assert [k["alg"] for k in answer.json()["keys"]] == ["RS256"]
+        else:
+            assert answer.content == b"", key
+    unknown = requests.post(f"{base}/protocol/openid-connect/nothing", timeout=10)
+    assert (unknown.status_code, unknown.json()) == (404, UNMATCHED)
 
 
 def test_jwks_matches_keycloaks_shape(keycloak_mock: MockServer) -> None:

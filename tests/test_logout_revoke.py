@@ -222,6 +222,22 @@ def test_the_hint_does_not_decide_what_is_revoked(realms_server: MockServer) -> 
     assert_revoked_ok(
         revoke(realms_server, tokens["access_token"], token_type_hint="refresh_token")
     )
+    # The access token was revoked despite the wrong hint: userinfo, introspection and a
+    # resource refuse it...
+    refused = userinfo(realms_server, tokens["access_token"])
+    assert (refused.status_code, refused.headers["WWW-Authenticate"]) == (
+        401,
+        'Bearer realm="customer", error="invalid_token", '
+        'error_description="Token verification failed"',
+    )
+    assert introspect(realms_server, tokens["access_token"]).json() == {"active": False}
+    resource = requests.get(
+        f"{realms_server.url}/demobank/accounts",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=10,
+    )
+    assert resource.status_code == 401
+    # ...and the session, which a refresh token revocation would have ended, lives on.
     assert refresh(realms_server, tokens["refresh_token"]).status_code == 200
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import pytest
 import requests
 
@@ -252,6 +254,8 @@ def test_a_body_that_is_not_json_is_a_400(keycloak_mock: KeycloakMock) -> None:
 
 
 def test_shapes_of_users_sessions_keys_and_requests(keycloak_mock: KeycloakMock) -> None:
+    frozen_at = 1767225600
+    call(keycloak_mock, "POST", "/time/freeze", json={"at": frozen_at})
     created = call(
         keycloak_mock,
         "POST",
@@ -263,8 +267,10 @@ def test_shapes_of_users_sessions_keys_and_requests(keycloak_mock: KeycloakMock)
         },
     )
     assert created.status_code == 201
+    user_id = created.json()["id"]
+    assert str(uuid.UUID(user_id)) == user_id
     assert created.json() == {
-        "id": created.json()["id"],
+        "id": user_id,
         "username": "alice",
         "enabled": True,
         "firstName": None,
@@ -281,10 +287,10 @@ def test_shapes_of_users_sessions_keys_and_requests(keycloak_mock: KeycloakMock)
     assert session == {
         "id": body["session_state"],
         "realm": "customer",
-        "userId": created.json()["id"],
+        "userId": user_id,
         "username": "alice",
-        "started": session["started"],
-        "lastRefresh": session["started"],
+        "started": frozen_at,
+        "lastRefresh": frozen_at,
         "clients": ["demobank-cli"],
         # Keycloak's defaults: SSO idle 1800 s, access tokens 900 s.
         "expires": session["started"] + 1800,
@@ -295,7 +301,7 @@ def test_shapes_of_users_sessions_keys_and_requests(keycloak_mock: KeycloakMock)
     log = call(keycloak_mock, "GET", "/requests?grantType=password").json()
     assert log["count"] == 1 and log["counters"] == {"token:password": 1}
     assert log["requests"][0] == {
-        "at": log["requests"][0]["at"],
+        "at": frozen_at,
         "method": "POST",
         "path": "/realms/customer/protocol/openid-connect/token",
         "endpoint": "token",
@@ -310,6 +316,15 @@ def test_shapes_of_users_sessions_keys_and_requests(keycloak_mock: KeycloakMock)
     assert 0 < log["requests"][0]["duration"] < 30
     [newest] = call(keycloak_mock, "GET", "/requests?limit=1").json()["requests"]
     assert newest["path"] == "/realms/customer/protocol/openid-connect/token"
+    # The id the control API reports is the subject Keycloak puts in the user's tokens.
+    verified = jwt.decode(
+        body["access_token"],
+        jwt.PyJWKClient(keycloak_mock.jwks_url).get_signing_key_from_jwt(body["access_token"]),
+        algorithms=["RS256"],
+        audience="account",
+        options={"verify_exp": False},
+    )
+    assert verified["sub"] == user_id
 
 
 def test_realm_summary_never_shows_secrets(keycloak_mock: KeycloakMock) -> None:

@@ -368,7 +368,7 @@ def test_live_mode_without_credentials_skips_cleanly(
 def test_live_mode_uses_the_finapi_credentials_from_the_env(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, keycloak_mock: KeycloakMock
 ) -> None:
-    """Stand-in for finAPI: the env points at this session's mock, as it would at finAPI."""
+    """Stand-in for finAPI: the env points at the pytest session's mock, as it would at finAPI."""
     monkeypatch.setenv("FINAPI_KEYCLOAK_URL", keycloak_mock.url)
     monkeypatch.setenv("FINAPI_MANDATOR", "customer")
     monkeypatch.setenv("FINAPI_USERNAME", "demo")

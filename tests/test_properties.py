@@ -6,15 +6,15 @@
   with the published key and says what it should (issue -> verify round trip);
 - the verifiers: a token with any byte altered is rejected.
 
-Example counts are bounded so the module runs in seconds; ``HYPOTHESIS_PROFILE=long`` (see
-README, "Robustness") runs the same properties with many more examples.
+Example counts come from the hypothesis profile (``tests/conftest.py``): a few seconds locally,
+more and never the same examples under ``CI=true``; ``HYPOTHESIS_PROFILE=long`` (see
+docs/robustness.md) runs the same properties with many more examples.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import string
 from typing import Any
 from urllib.parse import urlencode
@@ -24,7 +24,7 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from keycloak_mock import MockServer, create_app, load_signing_key, verify_access_token
@@ -34,12 +34,10 @@ from keycloak_mock.imitation.errors import InvalidGrant, TokenVerificationError
 from keycloak_mock.imitation.grants import check_refresh_claims, decode_refresh_token
 from keycloak_mock.imitation.passwords import PlainCredential
 
-#: Settings for this module only (a global profile would change other modules' hypothesis
-#: tests): ``HYPOTHESIS_PROFILE=long`` for the long run.
-_EXAMPLES = 3000 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 60
-MANY = settings(max_examples=_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: The profile's example count (``tests/conftest.py`` loads the profile).
+MANY = settings()
 #: For the properties that cost a real request per example.
-FEW = settings(MANY, max_examples=max(25, _EXAMPLES // 10))
+FEW = settings(max_examples=max(25, settings.default.max_examples // 10))
 
 TOKEN_PATH = "/realms/customer/protocol/openid-connect/token"
 BASE = "http://localhost"

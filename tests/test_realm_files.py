@@ -228,3 +228,88 @@ def test_browser_client_fields(tmp_path: Path) -> None:
     path.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(ConfigError, match="attributes"):
         load_realm_file(path)
+
+
+# Published PBKDF2 test vectors (RFC 6070 for HMAC-SHA1; RFC 7914 section 11 for HMAC-SHA256; the
+# widely cited HMAC-SHA512 vectors of the same shape), written as Keycloak exports a password
+# credential.  They come from outside this code base, so a mock that hashed differently from
+# PBKDF2 (wrong digest, salt decoding, iteration count or key length) would refuse them.
+# Keycloak takes the derived key's length from the stored hash, so the 20-byte SHA1 vectors are
+# valid credentials as they are.
+PBKDF2_VECTORS = [
+    ("pbkdf2", "password", b"salt", 1, "0c60c80f961f0e71f3a9b524af6012062fe037a6"),
+    ("pbkdf2", "password", b"salt", 4096, "4b007901b765489abead49d926f721d065a429c1"),
+    (
+        "pbkdf2-sha256",
+        "passwd",
+        b"salt",
+        1,
+        "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+        "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783",
+    ),
+    (
+        "pbkdf2-sha256",
+        "Password",
+        b"NaCl",
+        80000,
+        "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56"
+        "a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d",
+    ),
+    (
+        "pbkdf2-sha512",
+        "password",
+        b"salt",
+        1,
+        "867f70cf1ade02cff3752599a3a53dc4af34c7a669815ae5d513554e1c8cf252"
+        "c02d470a285a0501bad999bfe943c08f050235d7d68b1da55e63f73b60a57fce",
+    ),
+    (
+        "pbkdf2-sha512",
+        "password",
+        b"salt",
+        2,
+        "e1d9c16aa681708a45f5c7c4e215ceb66e011a2e9f0040713f18aefdb866d53c"
+        "f76cab2868a39b9f7840edce4fef5a82be67335c77a6068e04112754f27ccf4e",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "password", "salt", "iterations", "derived_hex"),
+    PBKDF2_VECTORS,
+    ids=[f"{v[0]}-{v[3]}" for v in PBKDF2_VECTORS],
+)
+def test_published_pbkdf2_vectors_as_keycloak_credentials(
+    tmp_path: Path, algorithm: str, password: str, salt: bytes, iterations: int, derived_hex: str
+) -> None:
+    credential = {
+        "type": "password",
+        "userLabel": "My password",
+        "createdDate": 1700000000000,
+        "secretData": json.dumps(
+            {
+                "value": base64.b64encode(bytes.fromhex(derived_hex)).decode(),
+                "salt": base64.b64encode(salt).decode(),
+                "additionalParameters": {},
+            }
+        ),
+        "credentialData": json.dumps(
+            {"hashIterations": iterations, "algorithm": algorithm, "additionalParameters": {}}
+        ),
+    }
+    export = {
+        "realm": "vectors",
+        "clients": [{"clientId": "demobank-cli", "publicClient": True}],
+        "users": [{"username": "vector", "enabled": True, "credentials": [credential]}],
+    }
+    path = write(tmp_path, export)
+    with MockServer(MockConfig(port=0, config=str(path))) as server:
+        form = {"client_id": "demobank-cli", "username": "vector", "grant_type": "password"}
+        url = token_url(server.url, "vectors")
+        accepted = requests.post(url, data={**form, "password": password}, timeout=10)
+        assert accepted.status_code == 200, accepted.text
+        refused = requests.post(url, data={**form, "password": password + "x"}, timeout=10)
+        assert (refused.status_code, refused.json()) == (
+            401,
+            {"error": "invalid_grant", "error_description": "Invalid user credentials"},
+        )

@@ -1,6 +1,6 @@
 """A few seconds of the soak (``benchmarks/soak.py``): mixed traffic, no surprises, bounded state.
 
-The full run is a documented command (README, "Robustness"); here the same generator runs briefly
+The full run is a documented command (docs/robustness.md); here the same generator runs briefly
 against an in-process server, with the clock jumping past the idle timeout twice, and the test
 asserts what must hold at any length: every answer is the one Keycloak gives, and sessions that
 expired were purged by the server's own timer (no explicit purge is called).

@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -15,7 +16,7 @@ import requests
 
 from keycloak_mock import MockConfig, MockServer
 
-from .conftest import token_url
+from .conftest import FIXTURES, token_url
 
 PASSWORD_FORM = {
     "client_id": "demobank-cli",
@@ -366,3 +367,69 @@ def test_lifespan_overrides(flag: str) -> None:
         body = login(server).json()
         field = "expires_in" if flag == "access_token_lifespan" else "refresh_expires_in"
         assert body[field] == 42
+
+
+# -- refresh tokens, checked by PyJWT with the realm's HMAC secret (not the mock's verifier) --
+#: 64 bytes, as RFC 7518 asks of an HS512 key; a realm file may set it (mock-only field).
+REFRESH_SECRET = "TEST-ONLY-refresh-token-secret-0123456789-0123456789-0123456789ab"
+
+
+@pytest.fixture(scope="module")
+def secret_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockServer]:
+    realm = json.loads((FIXTURES / "customer-realm.json").read_text(encoding="utf-8"))
+    realm["refreshTokenSecret"] = REFRESH_SECRET
+    path = tmp_path_factory.mktemp("realm") / "customer.json"
+    path.write_text(json.dumps(realm), encoding="utf-8")
+    with MockServer(MockConfig(port=0, config=str(path))) as server:
+        yield server
+
+
+def pyjwt_refresh_claims(server: MockServer, token: str) -> dict[str, Any]:
+    issuer = f"{server.url}/realms/customer"
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        REFRESH_SECRET,
+        algorithms=["HS512"],
+        audience=issuer,
+        issuer=issuer,
+        options={"require": ["exp", "iat", "jti", "sub", "sid"]},
+    )
+    return claims
+
+
+def test_refresh_tokens_verify_with_pyjwt_and_the_realm_secret(secret_server: MockServer) -> None:
+    first = login(secret_server).json()
+    claims = pyjwt_refresh_claims(secret_server, first["refresh_token"])
+    access = unverified(first["access_token"])
+    assert jwt.get_unverified_header(first["refresh_token"])["alg"] == "HS512"
+    # The refresh token's scope also names the default scopes hidden from the access token.
+    assert (claims["typ"], claims["azp"], claims["scope"]) == (
+        "Refresh",
+        "demobank-cli",
+        "xs2a_mock:user profile web-origins acr roles basic",
+    )
+    assert (claims["sub"], claims["sid"]) == (access["sub"], first["session_state"])
+    assert claims["exp"] - claims["iat"] == first["refresh_expires_in"] == 1800
+
+    second = refresh(secret_server, first["refresh_token"]).json()
+    rotated = pyjwt_refresh_claims(secret_server, second["refresh_token"])
+    assert rotated["sid"] == claims["sid"] and rotated["jti"] != claims["jti"]
+
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(first["refresh_token"], REFRESH_SECRET[::-1], algorithms=["HS512"])
+
+
+def test_a_refresh_token_pyjwt_signs_with_the_realm_secret_is_accepted(
+    secret_server: MockServer,
+) -> None:
+    """The other direction: a token made outside the mock, with the secret, is a valid one."""
+    first = login(secret_server).json()
+    claims = pyjwt_refresh_claims(secret_server, first["refresh_token"])
+    kid = jwt.get_unverified_header(first["refresh_token"])["kid"]
+    forged = jwt.encode(
+        {**claims, "jti": "00000000-0000-4000-8000-000000000000"},
+        REFRESH_SECRET,
+        algorithm="HS512",
+        headers={"kid": kid, "typ": "JWT"},
+    )
+    assert refresh(secret_server, forged).status_code == 200

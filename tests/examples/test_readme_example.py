@@ -1,10 +1,5 @@
-"""Testing code that calls finAPI's Demobank, with the keycloak-mock pytest plugin.
+"""Code that calls finAPI's Demobank, tested with the kit's pytest plugin (no finAPI account)."""
 
-After ``pip install demobank-keycloak-mock`` the fixtures come from the installed plugin: copy this
-file into your tests and run ``pytest``.  No server to start, no finAPI credentials.
-"""
-
-import pytest
 import requests
 
 from demobank_client import authorized_session
@@ -28,36 +23,9 @@ def test_refreshes_an_expired_access_token(keycloak_mock, keycloak_client):
     assert keycloak_mock.count(grant_type="refresh_token") == 1  # ...and refreshed once
 
 
-def test_logs_in_again_when_the_session_is_gone(keycloak_mock, keycloak_client):
-    session = authorized_session(keycloak_client)
-    fetch_accounts(session, keycloak_mock.demobank_url)
-
-    keycloak_mock.end_sessions()  # an admin logs everybody out...
-    keycloak_mock.expire_access_tokens()  # ...and the access token runs out
-    fetch_accounts(session, keycloak_mock.demobank_url)
-
-    # The refresh was refused ("Session not active"), so the client logged in again.
-    token_calls = keycloak_mock.requests("token")
-    assert [(r.grant_type, r.status) for r in token_calls] == [
-        ("password", 200),
-        ("refresh_token", 400),
-        ("password", 200),
-    ]
-
-
 def test_survives_a_503_from_keycloak(keycloak_mock, keycloak_client):
     keycloak_mock.fail_next("token", status=503)  # Keycloak is briefly unavailable
     session = authorized_session(keycloak_client)
 
     assert fetch_accounts(session, keycloak_mock.demobank_url)["mandator"] == "customer"
     assert [r.status for r in keycloak_mock.requests("token")] == [503, 200]
-
-
-@pytest.mark.keycloak_realm(access_token_lifespan=60)
-def test_a_second_user_with_short_lived_tokens(keycloak_mock, keycloak_client_factory):
-    keycloak_mock.add_user("alice", "wonderland", attributes={"is_technical_user": ["true"]})
-    alice = keycloak_client_factory("alice", "wonderland")
-
-    tokens = alice.get_tokens()
-    assert tokens.expires_in == 60
-    assert tokens.technical_user is True

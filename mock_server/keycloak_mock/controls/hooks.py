@@ -108,8 +108,10 @@ def _before_request() -> Response | None:
     if req.blueprint in TOOL_BLUEPRINTS:
         return None
     app = current_flask_app()
+    context = current_globals()
+    context.keycloak_mock_log_epoch = request_log_of(app).epoch
     identity = _identify(req, app)
-    current_globals().keycloak_mock_identity = identity
+    context.keycloak_mock_identity = identity
     faults = faults_of(app)
     if faults.idle:
         return None
@@ -158,7 +160,8 @@ def _after_request(response: Response) -> Response:
             status=None if fault == "drop" else response.status_code,
             fault=fault,
             duration=None if identity.started is None else perf_counter() - identity.started,
-        )
+        ),
+        context.get("keycloak_mock_log_epoch"),
     )
     return response
 

@@ -225,7 +225,8 @@ _SCHEMAS: dict[str, Schema] = {
         },
     },
     "RealmExport": {
-        "description": "A realm object of a Keycloak realm export (see README, Realm files).",
+        "description": "A realm object of a Keycloak realm export (see docs/configuration.md, "
+        "Realm files).",
         "type": "object",
         "properties": {"realm": _STR},
     },
@@ -287,7 +288,7 @@ _SCHEMAS: dict[str, Schema] = {
         keys={"type": "array", "items": _string_object("kid", "active", kid=_STR, active=_BOOL)},
     ),
     "Fault": {
-        "description": "A scripted answer for matching requests (see README, pytest plugin).",
+        "description": "A scripted answer for matching requests (see docs/pytest.md).",
         "type": "object",
         "properties": {
             "endpoint": _STR,
@@ -980,8 +981,8 @@ def document(*, control_api: bool = True, ui: bool = True) -> dict[str, Any]:
             "version": _version(),
             "summary": "Offline mock of finAPI Demobank's Keycloak: a development tool that must "
             "never guard real data.",
-            "description": "Keycloak paths answer as Keycloak 25-26 does (see README, Fidelity "
-            "notes). `/demobank/...` is a stand-in resource server; `/_mock/...` is the mock's "
+            "description": "Keycloak paths answer as Keycloak 25-26 does (see docs/fidelity.md). "
+            "`/demobank/...` is a stand-in resource server; `/_mock/...` is the mock's "
             "control API (off with `--disable-control-api`).",
         },
         "servers": [{"url": "/"}],

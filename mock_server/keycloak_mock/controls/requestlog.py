@@ -4,6 +4,10 @@ A record keeps what identifies a call (endpoint, grant type, realm, client_id, u
 and never a password, client secret or token: the refresh grant's username is looked up from the
 session the token names, not copied from the token.  Records sit in a bounded deque (old ones
 fall off under soak traffic); the per-endpoint counters are exact for the whole run.
+
+Each ``clear()`` starts a new epoch, and a request is logged only into the epoch it began in: a
+request still asleep in a delay fault when a test ends and the next one resets the mock belongs to
+the test that sent it, so it must not turn up in the next test's log.
 """
 
 from __future__ import annotations
@@ -62,9 +66,18 @@ class RequestLog:
         self._lock = threading.Lock()
         self._records: deque[RequestRecord] = deque(maxlen=max_records)
         self._counters: Counter[str] = Counter()
+        self._epoch = 0
 
-    def add(self, record: RequestRecord) -> None:
+    @property
+    def epoch(self) -> int:
+        """Which ``clear()`` the log is at: read when a request starts, passed back to ``add``."""
+        return self._epoch
+
+    def add(self, record: RequestRecord, epoch: int | None = None) -> None:
+        """Log ``record``, unless the log was cleared since its request began (``epoch``)."""
         with self._lock:
+            if epoch is not None and epoch != self._epoch:
+                return
             self._records.append(record)
             self._counters[record.counter_key] += 1
 
@@ -72,6 +85,7 @@ class RequestLog:
         with self._lock:
             self._records.clear()
             self._counters.clear()
+            self._epoch += 1
 
     def counters(self) -> dict[str, int]:
         """Requests per ``endpoint`` or ``endpoint:grant_type``, e.g. ``{"token:password": 1}``."""

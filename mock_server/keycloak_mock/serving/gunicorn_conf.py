@@ -5,8 +5,8 @@ faults live in the memory of the process that serves the request; with two worke
 refresh token minted by one would be "Session not active" at the other, and a ``freeze`` sent
 through the control API would stop only half the clocks.  One process keeps the state consistent,
 and threads still overlap where the time goes: OpenSSL releases the GIL while it signs.  The
-benchmark (``benchmarks/run.py``) measured this setup against the alternatives; README's
-"Container" section has the figures.
+benchmark (``benchmarks/run.py``) measured this setup against the alternatives;
+docs/design/server-choice.md has the figures.
 
 The bind address comes from ``KEYCLOAK_MOCK_HOST``/``KEYCLOAK_MOCK_PORT`` through the CLI's
 parser and checks, so the container honours exactly the options ``keycloak-mock`` documents (a

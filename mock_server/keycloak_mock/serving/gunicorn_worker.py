@@ -1,7 +1,7 @@
 """gunicorn's threaded worker, tuned for a process whose requests mostly hold the GIL.
 
 Three changes to gunicorn's ``gthread``, each measured on the 2-core VM the benchmark runs on
-(figures in README, "The image's worker"):
+(figures in docs/design/server-choice.md, "The image's worker"):
 
 **Busy keep-alive connections are watched by the worker threads, not the poller.**  ``gthread``
 hands every keep-alive connection back to its poller thread after each answer; the poller wakes
