@@ -609,6 +609,69 @@ def test_quiet_connection_goes_back_to_gunicorns_keep_alive_timeout(
     assert closed_after < 3.0, f"closed after {closed_after:.1f} s with --keep-alive 1"
 
 
+def open_silent_connections(port: int, idle: int, half_sent: int) -> list[socket.socket]:
+    """Connections that sent nothing, and connections that sent part of a token request."""
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(idle)]
+    partial_request = raw_token_request(f"127.0.0.1:{port}")
+    for cut in range(half_sent):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        # Cut inside the request line, the headers or the body, in turn.
+        sock.sendall(partial_request[: (10, 60, len(partial_request) - 5)[cut % 3]])
+        silent.append(sock)
+    return silent
+
+
+def test_idle_and_half_sent_connections_hold_no_thread(one_thread_container: Container) -> None:
+    """Pre-connected pools, speculative connections, probes and slow clients take no thread:
+    with hundreds of them open, the only thread still answers a token and the health check,
+    and each silent connection is closed after the server's timeout (1 s here)."""
+    silent = open_silent_connections(one_thread_container.port, idle=200, half_sent=200)
+    try:
+        login = requests.post(token_url(one_thread_container.base), data=PASSWORD_FORM, timeout=10)
+        ready = requests.get(f"{one_thread_container.base}/health/ready", timeout=10)
+        assert (login.status_code, ready.status_code) == (200, 200)
+        closed = 0
+        for sock in silent:
+            sock.settimeout(30)
+            assert sock.recv(1) == b"", "the server answered a request nobody completed"
+            closed += 1
+    finally:
+        for sock in silent:
+            sock.close()
+    assert closed == 400
+
+
+def test_a_slow_request_is_answered_once_it_has_arrived(one_thread_container: Container) -> None:
+    """A request sent in pieces takes the thread only when complete, and is then answered."""
+    request = raw_token_request(f"127.0.0.1:{one_thread_container.port}")
+    with socket.create_connection(("127.0.0.1", one_thread_container.port), timeout=10) as slow:
+        slow.sendall(request[:30])
+        ready = requests.get(f"{one_thread_container.base}/health/ready", timeout=10)
+        assert ready.status_code == 200
+        slow.sendall(request[30:-3])
+        assert requests.get(f"{one_thread_container.base}/health/ready", timeout=10).ok
+        slow.sendall(request[-3:])
+        status_line, _, body = http_exchange(slow, b"")
+    assert status_line.split()[1] == "200", body
+    assert json.loads(body)["token_type"] == "Bearer"
+
+
+def test_kept_alive_connection_that_stalls_mid_request_holds_no_thread(
+    one_thread_container: Container,
+) -> None:
+    """After one answer the connection half-sends its next request: others are still served."""
+    with KeepAliveClient(one_thread_container.port) as client:
+        client.token()
+        time.sleep(0.2)  # past the worker's own watch: the connection is back in the poller
+        request = raw_token_request(client.host)
+        client.send(request[:20])
+        ready = requests.get(f"{one_thread_container.base}/health/ready", timeout=10)
+        assert ready.status_code == 200
+        client.send(request[20:])
+        status, _, _ = client.answer()
+    assert status == 200
+
+
 @pytest.fixture(scope="module")
 def two_thread_container() -> Iterator[Container]:
     with start_container(GUNICORN_CMD_ARGS="--threads 2") as running:
