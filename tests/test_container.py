@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -30,6 +31,10 @@ import jwt
 import pytest
 import requests
 from dockerfile_parse import DockerfileParser
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 from ruamel.yaml import YAML
 
 from keycloak_mock.imitation.config import MockConfig
@@ -236,7 +241,9 @@ def test_image_is_slim_official_python_non_root_and_checked() -> None:
     assert re.fullmatch(r"python:3\.\d+-slim(-\w+)?", IMAGE.base), IMAGE.base
     assert IMAGE.user.split(":")[0] not in ("root", "0"), IMAGE.user
     install = " ".join(IMAGE.run_lines)
-    assert re.search(r"pip install \"\$\{wheel\}\[container\]\"", install), install
+    # Dependencies only from the hashed lock file; the wheel adds nothing of its own.
+    assert "pip install --require-hashes --no-deps -r /tmp/container.lock" in install, install
+    assert "pip install --no-deps /wheels/*.whl" in install, install
     assert "pip check" in install
     assert IMAGE.exposed == [IMAGE.env["KEYCLOAK_MOCK_PORT"]] == ["8080"]
     # Inside the container it must listen on every interface, which the CLI allows only when told.
@@ -259,6 +266,75 @@ def test_without_allow_remote_the_image_bind_is_refused() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("keycloak-mock: error: --host 0.0.0.0")
     assert "Traceback" not in result.stderr
+
+
+LOCK_FILE = REPO_ROOT / "requirements" / "container.lock"
+CONTAINER_DOCS = REPO_ROOT / "docs" / "container.md"
+
+
+def read_lock() -> dict[str, tuple[str, str]]:
+    """Package name -> (pinned version, environment marker) of the image's lock file."""
+    pins: dict[str, tuple[str, str]] = {}
+    for line in LOCK_FILE.read_text().splitlines():
+        found = re.match(r"([A-Za-z0-9_.-]+)==([^ ;\\]+)(?:\s*;\s*([^\\]+?))?\s*\\?$", line)
+        if found:
+            name, version, marker = found.groups()
+            pins[canonicalize_name(name)] = (version, marker or "")
+    return pins
+
+
+DIST = metadata.metadata("demobank-keycloak-mock")  # pyproject's [project], as installed
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.12"], ids=["local-base", "official-slim"])
+def test_lock_file_satisfies_pyprojects_ranges(python: str) -> None:
+    """Every runtime requirement is pinned in the lock, within pyproject's range, for both
+    the Python of the official image and of the local base image the suite builds on."""
+    environment = {"python_version": python, "python_full_version": f"{python}.0"}
+    wanted = [
+        requirement
+        for requirement in map(Requirement, DIST.get_all("Requires-Dist") or [])
+        if requirement.marker is None
+        or requirement.marker.evaluate({**environment, "extra": "container"})
+    ]
+    assert "gunicorn" in {r.name for r in wanted}
+    pins = read_lock()
+    for requirement in wanted:
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement} is not in {LOCK_FILE.name}"
+        version, marker = pins[name]
+        assert requirement.specifier.contains(version, prereleases=True), (requirement, version)
+        assert not marker or Marker(marker).evaluate(environment), (requirement, marker)
+    for version, _ in pins.values():
+        assert Version(version)  # every pin is one exact version
+
+
+def test_lock_file_has_a_hash_for_every_pin_and_the_documented_refresh_command() -> None:
+    text = LOCK_FILE.read_text()
+    entries = re.split(r"\n(?=[A-Za-z])", text.split("\n", 2)[2])
+    assert entries and all("--hash=sha256:" in entry for entry in entries), entries
+    command = re.search(r"^#\s+(uv pip compile .*)$", text, re.MULTILINE)
+    assert command is not None, "the lock file's header names the command that made it"
+    assert "--generate-hashes" in command.group(1) and "--universal" in command.group(1)
+    assert command.group(1) in CONTAINER_DOCS.read_text(), "docs/container.md: refresh command"
+
+
+def test_image_labels_name_source_version_licence_and_description() -> None:
+    parser = DockerfileParser(path=str(DOCKERFILE))
+    labels = parser.labels  # with the ARG defaults filled in
+    assert labels["org.opencontainers.image.version"] == DIST["Version"]
+    assert parser.args["SOURCE_URL"] == labels["org.opencontainers.image.source"] == ""
+    assert labels["org.opencontainers.image.licenses"] == DIST["License-Expression"]
+    assert labels["org.opencontainers.image.description"] == DIST["Summary"]
+
+
+def test_dockerfile_builds_without_docker_hub() -> None:
+    """No ``# syntax=`` line (BuildKit would fetch its frontend from Docker Hub); the header
+    shows a loopback-only publish, as every other page does."""
+    text = DOCKERFILE.read_text()
+    assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
+    assert "docker run --rm -p 127.0.0.1:8080:8080 demobank-keycloak-mock" in text
+    assert not re.search(r"-p (?!127\.0\.0\.1:)\S*8080", text)
 
 
 @pytest.mark.parametrize(
@@ -930,7 +1006,7 @@ def test_compose_service_uses_the_image_setup() -> None:
     assert service["healthcheck"]["test"] == ["CMD", *IMAGE.healthcheck]
     published, container_port = service["ports"][0].rsplit(":", 1)
     assert container_port == IMAGE.env["KEYCLOAK_MOCK_PORT"]
-    assert published == "127.0.0.1:8080"
+    assert published == "127.0.0.1:${DEMOBANK_MOCK_PORT:-8080}"
     (volume,) = service["volumes"]
     assert volume == {
         "type": "bind",
