@@ -1,10 +1,11 @@
-"""The container, proved on a host without a Docker engine.
+"""The container's setup, proved on the host (the real engine: test_container_engine.py).
 
 The image's start command, env and health check are read from the Dockerfile (never copied), run
 here as the image would run them (with only host and port moved to loopback, as ``docker run -e``
-would), and driven over HTTP.  ``docker-compose.yml`` and the CI snippets in README are checked
-against the Compose, GitHub Actions and GitLab CI schemas that check-jsonschema ships, and the
-Dockerfile against hadolint.
+would), and driven over HTTP.  ``docker-compose.yml``, the CI recipes of docs/container.md and
+the publishing workflow are checked against the Compose, GitHub Actions and GitLab CI schemas
+that check-jsonschema ships, the Dockerfile against hadolint, and the image's lock file against
+the package's requirements.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ from .conftest import REPO_ROOT, token_url
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
-README = REPO_ROOT / "README.md"
 SERVICE = "keycloak-mock"
 TOKEN_PATH = "/realms/customer/protocol/openid-connect/token"
 PASSWORD_FORM = {
@@ -1042,19 +1042,12 @@ def _mentioned_env_vars(text: str) -> set[str]:
     return set(re.findall(r"KEYCLOAK_MOCK_[A-Z_]+[A-Z]", text))
 
 
-def _container_section() -> str:
-    text = README.read_text()
-    start = text.index("## Container")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else None]
-
-
 def test_every_env_var_the_container_docs_use_is_a_cli_flag() -> None:
     flags = {env_var(f.name) for f in _config_fields()}
     used = (
         _mentioned_env_vars(DOCKERFILE.read_text())
         | _mentioned_env_vars(COMPOSE_FILE.read_text())
-        | _mentioned_env_vars(_container_section())
+        | _mentioned_env_vars(CONTAINER_DOCS.read_text())
     )
     assert used, "no KEYCLOAK_MOCK_* found: the test reads the wrong files"
     assert used <= flags, f"not a keycloak-mock option: {sorted(used - flags)}"
@@ -1113,9 +1106,13 @@ def test_env_configures_the_running_container() -> None:
         running.stop()
 
 
-# -- README's CI recipes --------------------------------------------------------------------
-def _yaml_blocks(section: str) -> list[str]:
-    return re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+# -- the CI recipes of docs/container.md and the publishing workflow ------------------------
+PUBLISH_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "publish.yml"
+PUBLISHED_IMAGE = "ghcr.io/${{ github.repository }}"
+
+
+def _yaml_blocks(text: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
 
 
 @pytest.mark.parametrize(
@@ -1123,11 +1120,35 @@ def _yaml_blocks(section: str) -> list[str]:
     [("jobs:", "vendor.github-workflows"), ("stages:", "vendor.gitlab-ci")],
     ids=["github-actions", "gitlab-ci"],
 )
-def test_readme_ci_recipe_is_valid(marker: str, schema: str, tmp_path: Path) -> None:
-    blocks = [b for b in _yaml_blocks(_container_section()) if marker in b]
-    assert len(blocks) == 1, f"expected one CI recipe with {marker!r} in README's container section"
+def test_docs_ci_recipe_is_valid(marker: str, schema: str, tmp_path: Path) -> None:
+    blocks = [b for b in _yaml_blocks(CONTAINER_DOCS.read_text()) if marker in b]
+    assert len(blocks) == 1, f"expected one CI recipe with {marker!r} in docs/container.md"
     recipe = tmp_path / "recipe.yml"
     recipe.write_text(blocks[0])
     result = check_jsonschema(schema, recipe)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "keycloak-mock healthcheck" in blocks[0]
+    assert "ghcr.io/" in blocks[0], "the recipes use the published image's name"
+
+
+def test_publish_workflow_is_valid_and_pushes_after_the_tests() -> None:
+    result = check_jsonschema("vendor.github-workflows", PUBLISH_WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+    workflow = YAML(typ="safe").load(PUBLISH_WORKFLOW.read_text())
+    # ruamel reads the key ``on`` as YAML 1.2 does: a string, not True.
+    assert list(workflow["on"]) == ["push"] and workflow["on"]["push"]["tags"] == ["v*.*.*"]
+    test_job, image_job = workflow["jobs"]["test"], workflow["jobs"]["image"]
+    assert {"run": "bash .ci/run", "name": "Tests, the image's included"} in test_job["steps"]
+    assert image_job["needs"] == "test"
+    assert image_job["permissions"] == {"contents": "read", "packages": "write"}
+    meta = next(step for step in image_job["steps"] if step.get("id") == "meta")
+    assert meta["with"]["images"] == PUBLISHED_IMAGE
+    build = next(s for s in image_job["steps"] if "build-push-action" in s.get("uses", ""))
+    assert build["with"]["push"] is True
+    assert "VERSION=${{ steps.meta.outputs.version }}" in build["with"]["build-args"]
+
+
+def test_publish_workflow_schema_check_rejects_a_broken_file(tmp_path: Path) -> None:
+    broken = tmp_path / "publish.yml"
+    broken.write_text(PUBLISH_WORKFLOW.read_text().replace("runs-on:", "runs_on:", 1))
+    assert check_jsonschema("vendor.github-workflows", broken).returncode != 0

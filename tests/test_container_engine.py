@@ -2,7 +2,7 @@
 
 Marked ``container``.  Runs whenever a Docker engine answers; without one the tests skip with
 the reason, except under ``CI=true``, where a skip would hide a broken image and fails instead.
-The image builds on ``KEYCLOAK_MOCK_TEST_BASE_IMAGE`` when set (a machine without Docker Hub
+The image builds on ``DEMOBANK_MOCK_TEST_BASE_IMAGE`` when set (a machine without Docker Hub
 points it at a local Python base image), else on the Dockerfile's own default.  Every
 container, network, compose project and image tag made here has a unique ``kcmock-test-`` name
 and is removed again.
@@ -31,7 +31,7 @@ from .conftest import FIXTURES, REPO_ROOT, token_url
 
 pytestmark = pytest.mark.container
 
-BASE_IMAGE_ENV = "KEYCLOAK_MOCK_TEST_BASE_IMAGE"
+BASE_IMAGE_ENV = "DEMOBANK_MOCK_TEST_BASE_IMAGE"
 PASSWORD_FORM = {
     "client_id": "demobank-cli",
     "username": "demo",
