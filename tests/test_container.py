@@ -157,10 +157,11 @@ class Container:
     process: subprocess.Popen[str]
     port: int
     env: dict[str, str]
+    scheme: str = "http"
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def stop(self, timeout: float = 15.0) -> tuple[int, float, str]:
         """SIGTERM, as ``docker stop`` sends; returns exit status, seconds taken and stderr."""
@@ -182,7 +183,9 @@ class Container:
             self.stop()
 
 
-def start_container(**extra_env: str) -> Container:
+def start_container(*, ca: str | None = None, **extra_env: str) -> Container:
+    """The image's command on the host; over TLS when ``ca`` is given (the server's
+    certificate, which ``GUNICORN_CMD_ARGS`` in ``extra_env`` must set)."""
     port = free_port()
     env = host_env(port, **extra_env)
     process = subprocess.Popen(
@@ -193,14 +196,15 @@ def start_container(**extra_env: str) -> Container:
         stderr=subprocess.PIPE,
         text=True,
     )
-    container = Container(process, port, env)
+    container = Container(process, port, env, "http" if ca is None else "https")
     deadline = time.monotonic() + 60  # generous: CI machines are shared
     while time.monotonic() < deadline:
         if process.poll() is not None:
             _, stderr = process.communicate()
             raise AssertionError(f"the container command exited {process.returncode}:\n{stderr}")
         try:
-            if requests.get(f"{container.base}/health/ready", timeout=2).status_code == 200:
+            ready = requests.get(f"{container.base}/health/ready", timeout=2, verify=ca or True)
+            if ready.status_code == 200:
                 return container
         except requests.ConnectionError:
             time.sleep(0.05)
@@ -746,6 +750,76 @@ def test_kept_alive_connection_that_stalls_mid_request_holds_no_thread(
         client.send(request[20:])
         status, _, _ = client.answer()
     assert status == 200
+
+
+def test_tls_stays_possible_and_idle_tls_connections_hold_no_thread(tmp_path: Path) -> None:
+    """gunicorn's TLS (``--certfile``/``--keyfile``) under the image's worker: kept-alive
+    connections are served, and idle ones hold no thread (the poller cannot read encrypted
+    requests, so it waits for the first byte only).  The key and certificate are made here,
+    for this test only."""
+    cert_file, key_file = tmp_path / "TEST-ONLY-cert.pem", tmp_path / "TEST-ONLY-key.pem"
+    write_test_only_certificate(cert_file, key_file)
+    running = start_container(
+        ca=str(cert_file),
+        GUNICORN_CMD_ARGS=f"--threads 1 --certfile {cert_file} --keyfile {key_file}",
+    )
+    silent = [socket.create_connection(("127.0.0.1", running.port), timeout=30) for _ in range(50)]
+    try:
+        ca = str(cert_file)  # per request: REQUESTS_CA_BUNDLE would override a Session's
+        with requests.Session() as http:
+            for _ in range(5):
+                login = http.post(
+                    token_url(running.base), data=PASSWORD_FORM, timeout=10, verify=ca
+                )
+                assert login.status_code == 200, login.text
+            ready = http.get(f"{running.base}/health/ready", timeout=10, verify=ca)
+            assert ready.status_code == 200
+        claims = jwt.decode(login.json()["access_token"], options={"verify_signature": False})
+        assert claims["iss"] == f"{running.base}/realms/customer"
+    finally:
+        for sock in silent:
+            sock.close()
+        status, _, stderr = running.stop()
+    assert status == 0, stderr
+    assert "Traceback" not in stderr
+
+
+def write_test_only_certificate(cert_file: Path, key_file: Path) -> None:
+    """A throw-away self-signed certificate for 127.0.0.1 (TEST-ONLY)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TEST-ONLY 127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
 
 
 @pytest.fixture(scope="module")

@@ -218,7 +218,7 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
                 self._someone_watches = False
                 for key, _ in ready:
                     self._unwatch(key.fileobj)
-                    arrived = self._read_early(key.data)
+                    arrived = self._read_early(key.data) if self._reads_early() else True
                     if arrived:
                         self._waiting.append(key.data)
                     elif arrived is None:
@@ -271,19 +271,22 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         early = getattr(conn, _EARLY, b"")
         if early:
             setattr(conn, _EARLY, b"")
-            conn.sock.setblocking(True)
-            conn.init()  # plain HTTP/1 here (see _reads_early): builds the parser, no I/O
+            # Plain HTTP/1 here (see _reads_early): builds the parser without I/O.  gunicorn's
+            # handle makes the socket blocking again before the parser reads.
+            conn.init()
             conn.parser.unreader.unread(early)
         handled: bool = super().handle(conn)
         return handled
 
     def on_client_socket_readable(self, conn: Any, client: Any) -> None:
         """A kept-alive connection speaks again: in gunicorn's poller until its request is in."""
+        if not self._reads_early():
+            super().on_client_socket_readable(conn, client)
+            return
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
         self._await_request(conn)
-        if self._reads_early():
-            self._on_request_bytes(conn, client)
+        self._on_request_bytes(conn, client)
 
     def _reads_early(self) -> bool:
         """Whether the poller can read requests: plain HTTP/1 (no TLS, no h2c preface sniffing)."""
