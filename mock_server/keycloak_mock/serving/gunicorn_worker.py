@@ -18,10 +18,10 @@ run in the thread), so there it only waits for the first byte.
 hands every keep-alive connection back to its poller thread after each answer; the poller wakes
 up when the next request arrives and hands the connection to a pool thread again.  That round
 trip (a pipe write, an epoll registration, a future, and thread wake-ups with a GIL hand-off
-each) costs several hundred µs of CPU per request.  Here an answered connection goes into a
-selector of the worker's own for ``NEXT_REQUEST_WAIT_SECONDS``: one thread at a time, holding
-no running place, waits on it without the GIL and queues each connection whose next request
-arrives.  A connection that stays quiet goes back to gunicorn's poller, so idle pooled
+each) is a large share of the server's own CPU per request.  Here an answered connection goes
+into a selector of the worker's own for ``NEXT_REQUEST_WAIT_SECONDS``: one thread at a time,
+holding no running place, waits on it without the GIL and queues each connection whose next
+request arrives.  A connection that stays quiet goes back to gunicorn's poller, so idle pooled
 connections never hold a thread and gunicorn still applies its keep-alive timeout.
 
 **Connections with a request queue in arrival order for a running place.**  gunicorn's
@@ -48,7 +48,6 @@ against the installed gunicorn; the ``container`` extra pins the release range i
 from __future__ import annotations
 
 import math
-import re
 import selectors
 import socket
 import threading
@@ -130,9 +129,9 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         super().load_wsgi()
         # gunicorn builds every HTTP/1 response through ``wsgi.create``, which looks its class up
         # by this module-level name at each call.  Set here, in the worker process only.  (Giving
-        # each response the subclass afterwards cost 15k instructions per request, counted by
-        # benchmarks/instructions.py: an object whose class changes loses CPython's fast
-        # attribute reads in all of gunicorn's response code.)
+        # each response the subclass afterwards counted slower in benchmarks/instructions.py: an
+        # object whose class changes loses CPython's fast attribute reads in all of gunicorn's
+        # response code.)
         gunicorn_wsgi.Response = _KeycloakHeadersResponse
         app = self.wsgi
         park = self._parked_request
@@ -397,30 +396,35 @@ class _KeycloakHeadersResponse(Response):  # type: ignore[misc]  # gunicorn ship
         ]
 
 
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
-_FRAMING_HEADER = re.compile(
-    rb"^(content-length|transfer-encoding|expect)[ \t]*:[ \t]*([^\r\n]*)",
-    re.IGNORECASE | re.MULTILINE,
-)
+_CONTENT_LENGTH = b"\ncontent-length:"
 
 
 def request_arrived(data: bytes) -> bool:
     """Whether ``data`` holds a request head and the body its ``Content-Length`` announces.
 
     Answers yes early whenever waiting would not help: a chunked body or ``Expect`` (the
-    client may wait for ``100 Continue``), a length the parser will refuse, or more than
-    ``EARLY_READ_LIMIT`` bytes.  An early yes only means a thread reads the rest, as plain
-    ``gthread`` does.
+    client may wait for ``100 Continue``), a head with bare newlines, a length the parser will
+    refuse, or more than ``EARLY_READ_LIMIT`` bytes.  An early yes only means a thread reads the
+    rest, as plain ``gthread`` does.  (Plain byte searches: this runs for every request, and
+    regular expressions over the head showed in the instruction count of a login.)
     """
-    end = _HEAD_END.search(data)
-    if end is None:
-        return len(data) >= EARLY_READ_LIMIT
-    length = 0
-    for name, value in _FRAMING_HEADER.findall(data[: end.start()]):
-        if name.lower() != b"content-length" or not value.strip().isdigit():
-            return True
-        length = int(value)
-    return length > EARLY_READ_LIMIT or len(data) - end.end() >= length
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return b"\n\n" in data or len(data) >= EARLY_READ_LIMIT
+    head = data[:end].lower()
+    if b"\ntransfer-encoding:" in head or b"\nexpect:" in head:
+        return True
+    at = head.find(_CONTENT_LENGTH)
+    if at < 0:
+        return True  # no body
+    if head.find(_CONTENT_LENGTH, at + 1) >= 0:
+        return True  # two lengths: the parser refuses them
+    line_end = head.find(b"\n", at + 1)
+    value = head[at + len(_CONTENT_LENGTH) : line_end if line_end >= 0 else None].strip()
+    if not value.isdigit():
+        return True
+    length = int(value)
+    return length > EARLY_READ_LIMIT or len(data) - (end + 4) >= length
 
 
 def _has_buffered_request(conn: Any) -> bool:
