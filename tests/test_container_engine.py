@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -85,16 +86,23 @@ def docker_engine() -> str:
 @pytest.fixture(scope="session")
 def image(docker_engine: str) -> Iterator[str]:
     """The image built from this work tree, once per session (the layer cache keeps it quick)."""
-    base = os.environ.get(BASE_IMAGE_ENV)
-    build_args = ["--build-arg", f"SOURCE_URL={SOURCE_URL}"]
-    if base:
-        build_args += ["--build-arg", f"PYTHON_IMAGE={base}"]
+    base = os.environ.get(BASE_IMAGE_ENV) or dockerfile_base_image()
+    present = docker("image", "inspect", base, check=False).returncode == 0
+    if not present and docker("pull", base, timeout=600, check=False).returncode != 0:
+        skip_or_fail(f"base image {base} cannot be pulled; set {BASE_IMAGE_ENV} to a local one")
+    build_args = ["--build-arg", f"SOURCE_URL={SOURCE_URL}", "--build-arg", f"PYTHON_IMAGE={base}"]
     tag = f"{unique('image')}:latest"
     docker("build", "--quiet", *build_args, "--tag", tag, str(REPO_ROOT), timeout=BUILD_TIMEOUT)
     try:
         yield tag
     finally:
         docker("image", "rm", "--force", tag, check=False)
+
+
+def dockerfile_base_image() -> str:
+    found = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", (REPO_ROOT / "Dockerfile").read_text(), re.M)
+    assert found is not None, "the Dockerfile names its default base image"
+    return found.group(1)
 
 
 @dataclass
