@@ -320,7 +320,8 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
             self._close_before_request(conn)
 
     def _read_early(self, conn: Any) -> bool | None:
-        """Read what is there without waiting: has the request arrived (``None``: closed)?"""
+        """Read what is there without waiting: has the request arrived (``None``: gone)?"""
+        early = getattr(conn, _EARLY, b"")
         try:
             chunk = conn.sock.recv(_READ_SIZE, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
@@ -328,8 +329,10 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         except OSError:
             return None
         if not chunk:
-            return None
-        early = getattr(conn, _EARLY, b"") + chunk
+            # The client stopped sending.  With part of a request sent it may still wait for an
+            # answer (a half-close after a short body): the parser and the app give it one.
+            return True if early else None
+        early += chunk
         setattr(conn, _EARLY, early)
         return request_arrived(early)
 
