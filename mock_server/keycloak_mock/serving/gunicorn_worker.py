@@ -223,7 +223,10 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
                     elif arrived is None:
                         self._close_before_request(key.data)
                     else:
-                        self.method_queue.defer(self._await_request, key.data)
+                        # Part of the request: most clients (http.client, urllib3) write the
+                        # head and the body separately, so the rest is on its way.  Watched
+                        # again; if it does not come, gunicorn's poller waits for it.
+                        self._watch_locked(key.data)
                 helpers = []
                 while len(self._waiting) > 1 and self._running < self.cfg.threads - 1:
                     self._running += 1
@@ -353,14 +356,16 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
     # -- watched connections --------------------------------------------------------------
     def _watch(self, conn: Any) -> None:
         with self._places_lock:
-            try:
-                self._watch_selector.register(conn.sock, selectors.EVENT_READ, conn)
-            except (OSError, ValueError):
-                pass  # closed under us: gunicorn's own path below decides what happens next
-            else:
-                self._watched[conn.sock] = (conn, time.monotonic() + NEXT_REQUEST_WAIT_SECONDS)
-                return
-        self._give_back(conn)
+            self._watch_locked(conn)
+
+    def _watch_locked(self, conn: Any) -> None:
+        try:
+            self._watch_selector.register(conn.sock, selectors.EVENT_READ, conn)
+        except (OSError, ValueError):
+            # Closed under us: gunicorn's own path decides what happens next.
+            self._give_back(conn)
+        else:
+            self._watched[conn.sock] = (conn, time.monotonic() + NEXT_REQUEST_WAIT_SECONDS)
 
     def _unwatch(self, sock: Any) -> None:
         del self._watched[sock]
