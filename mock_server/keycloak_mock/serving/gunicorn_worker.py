@@ -216,17 +216,17 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
             with self._places_lock:
                 self._someone_watches = False
                 for key, _ in ready:
-                    self._unwatch(key.fileobj)
                     arrived = self._read_early(key.data) if self._reads_early() else True
+                    if arrived is False:
+                        # Part of the request: most clients (http.client, urllib3) write the
+                        # head and the body separately, so the rest is on its way.  It stays
+                        # watched until its give-up time, then gunicorn's poller waits for it.
+                        continue
+                    self._unwatch(key.fileobj)
                     if arrived:
                         self._waiting.append(key.data)
-                    elif arrived is None:
-                        self._close_before_request(key.data)
                     else:
-                        # Part of the request: most clients (http.client, urllib3) write the
-                        # head and the body separately, so the rest is on its way.  Watched
-                        # again; if it does not come, gunicorn's poller waits for it.
-                        self._watch_locked(key.data)
+                        self._close_before_request(key.data)
                 helpers = []
                 while len(self._waiting) > 1 and self._running < self.cfg.threads - 1:
                     self._running += 1
@@ -356,16 +356,14 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
     # -- watched connections --------------------------------------------------------------
     def _watch(self, conn: Any) -> None:
         with self._places_lock:
-            self._watch_locked(conn)
-
-    def _watch_locked(self, conn: Any) -> None:
-        try:
-            self._watch_selector.register(conn.sock, selectors.EVENT_READ, conn)
-        except (OSError, ValueError):
-            # Closed under us: gunicorn's own path decides what happens next.
-            self._give_back(conn)
-        else:
-            self._watched[conn.sock] = (conn, time.monotonic() + NEXT_REQUEST_WAIT_SECONDS)
+            try:
+                self._watch_selector.register(conn.sock, selectors.EVENT_READ, conn)
+            except (OSError, ValueError):
+                pass  # closed under us: gunicorn's own path below decides what happens next
+            else:
+                self._watched[conn.sock] = (conn, time.monotonic() + NEXT_REQUEST_WAIT_SECONDS)
+                return
+        self._give_back(conn)
 
     def _unwatch(self, sock: Any) -> None:
         del self._watched[sock]
