@@ -119,6 +119,11 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         self._watched: dict[Any, tuple[Any, float]] = {}
         self._watch_selector = selectors.DefaultSelector()
         self._someone_watches = False
+        #: Whether the poller can read requests: plain HTTP/1, no TLS and no h2c preface
+        #: sniffing.  Read once: gunicorn's settings are looked up through Python code.
+        self._reads_early = not self.cfg.is_ssl and (
+            getattr(self.cfg, "http2_cleartext", "off") == "off"
+        )
 
     def get_thread_pool(self) -> futures.ThreadPoolExecutor:
         # Threads are started on demand: past ``threads`` only while requests are parked, plus
@@ -216,7 +221,7 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
             with self._places_lock:
                 self._someone_watches = False
                 for key, _ in ready:
-                    arrived = self._read_early(key.data) if self._reads_early() else True
+                    arrived = self._read_early(key.data) if self._reads_early else True
                     if arrived is False:
                         # Part of the request: most clients (http.client, urllib3) write the
                         # head and the body separately, so the rest is on its way.  It stays
@@ -273,7 +278,7 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         early = getattr(conn, _EARLY, b"")
         if early:
             setattr(conn, _EARLY, b"")
-            # Plain HTTP/1 here (see _reads_early): builds the parser without I/O.  gunicorn's
+            # Plain HTTP/1 here (see __init__): builds the parser without I/O.  gunicorn's
             # handle makes the socket blocking again before the parser reads.
             conn.init()
             conn.parser.unreader.unread(early)
@@ -282,17 +287,13 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
 
     def on_client_socket_readable(self, conn: Any, client: Any) -> None:
         """A kept-alive connection speaks again: in gunicorn's poller until its request is in."""
-        if not self._reads_early():
+        if not self._reads_early:
             super().on_client_socket_readable(conn, client)
             return
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
         self._await_request(conn)
         self._on_request_bytes(conn, client)
-
-    def _reads_early(self) -> bool:
-        """Whether the poller can read requests: plain HTTP/1 (no TLS, no h2c preface sniffing)."""
-        return not self.cfg.is_ssl and getattr(self.cfg, "http2_cleartext", "off") == "off"
 
     def _await_request(self, conn: Any) -> None:
         """In the poller thread: watch ``conn`` without a thread until its request is in.
@@ -303,7 +304,7 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         conn.sock.setblocking(False)
         conn.set_timeout()
         self.pending_conns.append(conn)
-        if self._reads_early():
+        if self._reads_early:
             callback = partial(self._on_request_bytes, conn)
         else:
             callback = partial(self.on_pending_socket_readable, conn)
