@@ -85,7 +85,7 @@ def docker_engine() -> str:
 
 @pytest.fixture(scope="session")
 def image(docker_engine: str) -> Iterator[str]:
-    """The image built from this work tree, once per session (the layer cache keeps it quick)."""
+    """The image built from this work tree, once per pytest session (the layer cache helps)."""
     base = os.environ.get(BASE_IMAGE_ENV) or dockerfile_base_image()
     present = docker("image", "inspect", base, check=False).returncode == 0
     if not present and docker("pull", base, timeout=600, check=False).returncode != 0:
@@ -323,7 +323,7 @@ class Project:
 
 @pytest.fixture
 def compose_project(image: str) -> Iterator[Project]:
-    """docker-compose.yml as shipped, on this session's image and a free loopback port."""
+    """docker-compose.yml as shipped, on the image built here and a free loopback port."""
     if docker("compose", "version", check=False).returncode != 0:
         skip_or_fail("no `docker compose` plugin")
     project = Project(
