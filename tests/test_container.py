@@ -1,10 +1,11 @@
-"""The container, proved on a host without a Docker engine.
+"""The container's setup, proved on the host (the real engine: test_container_engine.py).
 
 The image's start command, env and health check are read from the Dockerfile (never copied), run
 here as the image would run them (with only host and port moved to loopback, as ``docker run -e``
-would), and driven over HTTP.  ``docker-compose.yml`` and the CI snippets in README are checked
-against the Compose, GitHub Actions and GitLab CI schemas that check-jsonschema ships, and the
-Dockerfile against hadolint.
+would), and driven over HTTP.  ``docker-compose.yml``, the CI recipes of docs/container.md and
+the publishing workflow are checked against the Compose, GitHub Actions and GitLab CI schemas
+that check-jsonschema ships, the Dockerfile against hadolint, and the image's lock file against
+the package's requirements.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -30,6 +32,10 @@ import jwt
 import pytest
 import requests
 from dockerfile_parse import DockerfileParser
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 from ruamel.yaml import YAML
 
 from keycloak_mock.imitation.config import MockConfig
@@ -43,7 +49,6 @@ from .conftest import REPO_ROOT, token_url
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
-README = REPO_ROOT / "README.md"
 SERVICE = "keycloak-mock"
 TOKEN_PATH = "/realms/customer/protocol/openid-connect/token"
 PASSWORD_FORM = {
@@ -152,10 +157,11 @@ class Container:
     process: subprocess.Popen[str]
     port: int
     env: dict[str, str]
+    scheme: str = "http"
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def stop(self, timeout: float = 15.0) -> tuple[int, float, str]:
         """SIGTERM, as ``docker stop`` sends; returns exit status, seconds taken and stderr."""
@@ -177,7 +183,9 @@ class Container:
             self.stop()
 
 
-def start_container(**extra_env: str) -> Container:
+def start_container(*, ca: str | None = None, **extra_env: str) -> Container:
+    """The image's command on the host; over TLS when ``ca`` is given (the server's
+    certificate, which ``GUNICORN_CMD_ARGS`` in ``extra_env`` must set)."""
     port = free_port()
     env = host_env(port, **extra_env)
     process = subprocess.Popen(
@@ -188,14 +196,15 @@ def start_container(**extra_env: str) -> Container:
         stderr=subprocess.PIPE,
         text=True,
     )
-    container = Container(process, port, env)
+    container = Container(process, port, env, "http" if ca is None else "https")
     deadline = time.monotonic() + 60  # generous: CI machines are shared
     while time.monotonic() < deadline:
         if process.poll() is not None:
             _, stderr = process.communicate()
             raise AssertionError(f"the container command exited {process.returncode}:\n{stderr}")
         try:
-            if requests.get(f"{container.base}/health/ready", timeout=2).status_code == 200:
+            ready = requests.get(f"{container.base}/health/ready", timeout=2, verify=ca or True)
+            if ready.status_code == 200:
                 return container
         except requests.ConnectionError:
             time.sleep(0.05)
@@ -236,7 +245,9 @@ def test_image_is_slim_official_python_non_root_and_checked() -> None:
     assert re.fullmatch(r"python:3\.\d+-slim(-\w+)?", IMAGE.base), IMAGE.base
     assert IMAGE.user.split(":")[0] not in ("root", "0"), IMAGE.user
     install = " ".join(IMAGE.run_lines)
-    assert re.search(r"pip install \"\$\{wheel\}\[container\]\"", install), install
+    # Dependencies only from the hashed lock file; the wheel adds nothing of its own.
+    assert "pip install --require-hashes --no-deps -r /tmp/container.lock" in install, install
+    assert "pip install --no-deps /wheels/*.whl" in install, install
     assert "pip check" in install
     assert IMAGE.exposed == [IMAGE.env["KEYCLOAK_MOCK_PORT"]] == ["8080"]
     # Inside the container it must listen on every interface, which the CLI allows only when told.
@@ -259,6 +270,75 @@ def test_without_allow_remote_the_image_bind_is_refused() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("keycloak-mock: error: --host 0.0.0.0")
     assert "Traceback" not in result.stderr
+
+
+LOCK_FILE = REPO_ROOT / "requirements" / "container.lock"
+CONTAINER_DOCS = REPO_ROOT / "docs" / "container.md"
+
+
+def read_lock() -> dict[str, tuple[str, str]]:
+    """Package name -> (pinned version, environment marker) of the image's lock file."""
+    pins: dict[str, tuple[str, str]] = {}
+    for line in LOCK_FILE.read_text().splitlines():
+        found = re.match(r"([A-Za-z0-9_.-]+)==([^ ;\\]+)(?:\s*;\s*([^\\]+?))?\s*\\?$", line)
+        if found:
+            name, version, marker = found.groups()
+            pins[canonicalize_name(name)] = (version, marker or "")
+    return pins
+
+
+DIST = metadata.metadata("demobank-keycloak-mock")  # pyproject's [project], as installed
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.12"], ids=["local-base", "official-slim"])
+def test_lock_file_satisfies_pyprojects_ranges(python: str) -> None:
+    """Every runtime requirement is pinned in the lock, within pyproject's range, for both
+    the Python of the official image and of the local base image the suite builds on."""
+    environment = {"python_version": python, "python_full_version": f"{python}.0"}
+    wanted = [
+        requirement
+        for requirement in map(Requirement, DIST.get_all("Requires-Dist") or [])
+        if requirement.marker is None
+        or requirement.marker.evaluate({**environment, "extra": "container"})
+    ]
+    assert "gunicorn" in {r.name for r in wanted}
+    pins = read_lock()
+    for requirement in wanted:
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement} is not in {LOCK_FILE.name}"
+        version, marker = pins[name]
+        assert requirement.specifier.contains(version, prereleases=True), (requirement, version)
+        assert not marker or Marker(marker).evaluate(environment), (requirement, marker)
+    for version, _ in pins.values():
+        assert Version(version)  # every pin is one exact version
+
+
+def test_lock_file_has_a_hash_for_every_pin_and_the_documented_refresh_command() -> None:
+    text = LOCK_FILE.read_text()
+    entries = re.split(r"\n(?=[A-Za-z])", text.split("\n", 2)[2])
+    assert entries and all("--hash=sha256:" in entry for entry in entries), entries
+    command = re.search(r"^#\s+(uv pip compile .*)$", text, re.MULTILINE)
+    assert command is not None, "the lock file's header names the command that made it"
+    assert "--generate-hashes" in command.group(1) and "--universal" in command.group(1)
+    assert command.group(1) in CONTAINER_DOCS.read_text(), "docs/container.md: refresh command"
+
+
+def test_image_labels_name_source_version_licence_and_description() -> None:
+    parser = DockerfileParser(path=str(DOCKERFILE))
+    labels = parser.labels  # with the ARG defaults filled in
+    assert labels["org.opencontainers.image.version"] == DIST["Version"]
+    assert parser.args["SOURCE_URL"] == labels["org.opencontainers.image.source"] == ""
+    assert labels["org.opencontainers.image.licenses"] == DIST["License-Expression"]
+    assert labels["org.opencontainers.image.description"] == DIST["Summary"]
+
+
+def test_dockerfile_builds_without_docker_hub() -> None:
+    """No ``# syntax=`` line (BuildKit would fetch its frontend from Docker Hub); the header
+    shows a loopback-only publish, as every other page does."""
+    text = DOCKERFILE.read_text()
+    assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
+    assert "docker run --rm -p 127.0.0.1:8080:8080 demobank-keycloak-mock" in text
+    assert not re.search(r"-p (?!127\.0\.0\.1:)\S*8080", text)
 
 
 @pytest.mark.parametrize(
@@ -609,6 +689,144 @@ def test_quiet_connection_goes_back_to_gunicorns_keep_alive_timeout(
     assert closed_after < 3.0, f"closed after {closed_after:.1f} s with --keep-alive 1"
 
 
+def open_silent_connections(port: int, idle: int, half_sent: int) -> list[socket.socket]:
+    """Connections that sent nothing, and connections that sent part of a token request."""
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(idle)]
+    partial_request = raw_token_request(f"127.0.0.1:{port}")
+    for cut in range(half_sent):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        # Cut inside the request line, the headers or the body, in turn.
+        sock.sendall(partial_request[: (10, 60, len(partial_request) - 5)[cut % 3]])
+        silent.append(sock)
+    return silent
+
+
+def test_idle_and_half_sent_connections_hold_no_thread(one_thread_container: Container) -> None:
+    """Pre-connected pools, speculative connections, probes and slow clients take no thread:
+    with hundreds of them open, the only thread still answers a token and the health check,
+    and each silent connection is closed after the server's timeout (1 s here)."""
+    silent = open_silent_connections(one_thread_container.port, idle=200, half_sent=200)
+    try:
+        login = requests.post(token_url(one_thread_container.base), data=PASSWORD_FORM, timeout=10)
+        ready = requests.get(f"{one_thread_container.base}/health/ready", timeout=10)
+        assert (login.status_code, ready.status_code) == (200, 200)
+        closed = 0
+        for sock in silent:
+            sock.settimeout(30)
+            assert sock.recv(1) == b"", "the server answered a request nobody completed"
+            closed += 1
+    finally:
+        for sock in silent:
+            sock.close()
+    assert closed == 400
+
+
+def test_a_slow_request_is_answered_once_it_has_arrived(one_thread_container: Container) -> None:
+    """A request sent in pieces takes the thread only when complete, and is then answered."""
+    request = raw_token_request(f"127.0.0.1:{one_thread_container.port}")
+    with socket.create_connection(("127.0.0.1", one_thread_container.port), timeout=10) as slow:
+        slow.sendall(request[:30])
+        ready = requests.get(f"{one_thread_container.base}/health/ready", timeout=10)
+        assert ready.status_code == 200
+        slow.sendall(request[30:-3])
+        assert requests.get(f"{one_thread_container.base}/health/ready", timeout=10).ok
+        slow.sendall(request[-3:])
+        status_line, _, body = http_exchange(slow, b"")
+    assert status_line.split()[1] == "200", body
+    assert json.loads(body)["token_type"] == "Bearer"
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.2], ids=["watched-by-the-worker", "in-the-poller"])
+def test_kept_alive_connection_that_stalls_mid_request_holds_no_thread(
+    one_thread_container: Container, pause: float
+) -> None:
+    """After one answer the connection half-sends its next request: others are still served.
+
+    Sent at once, the part reaches the worker's own watch of answered connections; after a
+    pause (not a synchronisation: either way the test must pass), gunicorn's poller."""
+    with KeepAliveClient(one_thread_container.port) as client:
+        client.token()
+        time.sleep(pause)
+        request = raw_token_request(client.host)
+        client.send(request[:20])
+        ready = requests.get(f"{one_thread_container.base}/health/ready", timeout=10)
+        assert ready.status_code == 200
+        client.send(request[20:])
+        status, _, _ = client.answer()
+    assert status == 200
+
+
+def test_tls_stays_possible_and_idle_tls_connections_hold_no_thread(tmp_path: Path) -> None:
+    """gunicorn's TLS (``--certfile``/``--keyfile``) under the image's worker: kept-alive
+    connections are served, and idle ones hold no thread (the poller cannot read encrypted
+    requests, so it waits for the first byte only).  The key and certificate are made here,
+    for this test only."""
+    cert_file, key_file = tmp_path / "TEST-ONLY-cert.pem", tmp_path / "TEST-ONLY-key.pem"
+    write_test_only_certificate(cert_file, key_file)
+    running = start_container(
+        ca=str(cert_file),
+        GUNICORN_CMD_ARGS=f"--threads 1 --certfile {cert_file} --keyfile {key_file}",
+    )
+    silent: list[socket.socket] = []
+    try:
+        silent.extend(socket.create_connection(("127.0.0.1", running.port)) for _ in range(50))
+        ca = str(cert_file)  # per request: REQUESTS_CA_BUNDLE would override a Session's
+        with requests.Session() as http:
+            for _ in range(5):
+                login = http.post(
+                    token_url(running.base), data=PASSWORD_FORM, timeout=10, verify=ca
+                )
+                assert login.status_code == 200, login.text
+            ready = http.get(f"{running.base}/health/ready", timeout=10, verify=ca)
+            assert ready.status_code == 200
+        claims = jwt.decode(login.json()["access_token"], options={"verify_signature": False})
+        assert claims["iss"] == f"{running.base}/realms/customer"
+    finally:
+        for sock in silent:
+            sock.close()
+        status, _, stderr = running.stop()
+    assert status == 0, stderr
+    assert "Traceback" not in stderr
+
+
+def write_test_only_certificate(cert_file: Path, key_file: Path) -> None:
+    """A throw-away self-signed certificate for 127.0.0.1 (TEST-ONLY)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TEST-ONLY 127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
 @pytest.fixture(scope="module")
 def two_thread_container() -> Iterator[Container]:
     with start_container(GUNICORN_CMD_ARGS="--threads 2") as running:
@@ -867,7 +1085,7 @@ def test_compose_service_uses_the_image_setup() -> None:
     assert service["healthcheck"]["test"] == ["CMD", *IMAGE.healthcheck]
     published, container_port = service["ports"][0].rsplit(":", 1)
     assert container_port == IMAGE.env["KEYCLOAK_MOCK_PORT"]
-    assert published == "127.0.0.1:8080"
+    assert published == "127.0.0.1:${DEMOBANK_MOCK_PORT:-8080}"
     (volume,) = service["volumes"]
     assert volume == {
         "type": "bind",
@@ -903,19 +1121,12 @@ def _mentioned_env_vars(text: str) -> set[str]:
     return set(re.findall(r"KEYCLOAK_MOCK_[A-Z_]+[A-Z]", text))
 
 
-def _container_section() -> str:
-    text = README.read_text()
-    start = text.index("## Container")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else None]
-
-
 def test_every_env_var_the_container_docs_use_is_a_cli_flag() -> None:
     flags = {env_var(f.name) for f in _config_fields()}
     used = (
         _mentioned_env_vars(DOCKERFILE.read_text())
         | _mentioned_env_vars(COMPOSE_FILE.read_text())
-        | _mentioned_env_vars(_container_section())
+        | _mentioned_env_vars(CONTAINER_DOCS.read_text())
     )
     assert used, "no KEYCLOAK_MOCK_* found: the test reads the wrong files"
     assert used <= flags, f"not a keycloak-mock option: {sorted(used - flags)}"
@@ -974,9 +1185,13 @@ def test_env_configures_the_running_container() -> None:
         running.stop()
 
 
-# -- README's CI recipes --------------------------------------------------------------------
-def _yaml_blocks(section: str) -> list[str]:
-    return re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+# -- the CI recipes of docs/container.md and the publishing workflow ------------------------
+PUBLISH_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "publish.yml"
+PUBLISHED_IMAGE = "ghcr.io/${{ github.repository }}"
+
+
+def _yaml_blocks(text: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
 
 
 @pytest.mark.parametrize(
@@ -984,11 +1199,35 @@ def _yaml_blocks(section: str) -> list[str]:
     [("jobs:", "vendor.github-workflows"), ("stages:", "vendor.gitlab-ci")],
     ids=["github-actions", "gitlab-ci"],
 )
-def test_readme_ci_recipe_is_valid(marker: str, schema: str, tmp_path: Path) -> None:
-    blocks = [b for b in _yaml_blocks(_container_section()) if marker in b]
-    assert len(blocks) == 1, f"expected one CI recipe with {marker!r} in README's container section"
+def test_docs_ci_recipe_is_valid(marker: str, schema: str, tmp_path: Path) -> None:
+    blocks = [b for b in _yaml_blocks(CONTAINER_DOCS.read_text()) if marker in b]
+    assert len(blocks) == 1, f"expected one CI recipe with {marker!r} in docs/container.md"
     recipe = tmp_path / "recipe.yml"
     recipe.write_text(blocks[0])
     result = check_jsonschema(schema, recipe)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "keycloak-mock healthcheck" in blocks[0]
+    assert "ghcr.io/" in blocks[0], "the recipes use the published image's name"
+
+
+def test_publish_workflow_is_valid_and_pushes_after_the_tests() -> None:
+    result = check_jsonschema("vendor.github-workflows", PUBLISH_WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+    workflow = YAML(typ="safe").load(PUBLISH_WORKFLOW.read_text())
+    # ruamel reads the key ``on`` as YAML 1.2 does: a string, not True.
+    assert list(workflow["on"]) == ["push"] and workflow["on"]["push"]["tags"] == ["v*.*.*"]
+    test_job, image_job = workflow["jobs"]["test"], workflow["jobs"]["image"]
+    assert {"run": "bash .ci/run", "name": "Tests, the image's included"} in test_job["steps"]
+    assert image_job["needs"] == "test"
+    assert image_job["permissions"] == {"contents": "read", "packages": "write"}
+    meta = next(step for step in image_job["steps"] if step.get("id") == "meta")
+    assert meta["with"]["images"] == PUBLISHED_IMAGE
+    build = next(s for s in image_job["steps"] if "build-push-action" in s.get("uses", ""))
+    assert build["with"]["push"] is True
+    assert "VERSION=${{ steps.meta.outputs.version }}" in build["with"]["build-args"]
+
+
+def test_publish_workflow_schema_check_rejects_a_broken_file(tmp_path: Path) -> None:
+    broken = tmp_path / "publish.yml"
+    broken.write_text(PUBLISH_WORKFLOW.read_text().replace("runs-on:", "runs_on:", 1))
+    assert check_jsonschema("vendor.github-workflows", broken).returncode != 0

@@ -43,19 +43,17 @@ workers = 1
 #: gunicorn's ``gthread`` worker, except that busy keep-alive connections are watched by a worker
 #: thread instead of going round gunicorn's poller after every answer, connections with a request
 #: queue for a running place, and a request asleep in a delay fault lends its place to others
-#: (``mock_server/gunicorn_worker.py``).
+#: (``serving/gunicorn_worker.py``), and connections take a thread only once their request is in.
 worker_class = "keycloak_mock.serving.gunicorn_worker.GilAwareThreadWorker"
 #: Requests running at once; idle keep-alive connections and requests asleep in a ``delay``
 #: fault do not take a place.  Signing is the only long step and it releases the GIL, so two
-#: already keep two cores busy; every one more adds GIL hand-offs.  Measured on 2 cores at 8
-#: connections, interleaved with oauth2-mock-server (446 req/s, p99 32 ms): 2 places 661 req/s
-#: with p99 21 ms, 4 places 603 with p99 27 ms.  Tune with gunicorn's own
-#: ``GUNICORN_CMD_ARGS="--threads N"``.
+#: already keep two cores busy; every one more adds GIL hand-offs (measured against four:
+#: docs/design/server.md).  Tune with gunicorn's own ``GUNICORN_CMD_ARGS="--threads N"``.
 threads = 2
 #: Build the app in the arbiter, before forking: a bad realm file stops the server with the
 #: one-line error instead of a worker that fails to boot again and again.
 preload_app = True
-#: Request limits are the app's (``mock_server/limits.py``, Keycloak's numbers, JSON errors), so
+#: Request limits are the app's (``imitation/limits.py``, Keycloak's numbers, JSON errors), so
 #: gunicorn's own, stricter defaults (4094-byte request line, 8190-byte header line: an HTML
 #: error page) are raised to let the app decide, as it does under the development server.  Past
 #: these (gunicorn's maximum request line, http.server's 64 KiB header line) gunicorn refuses.

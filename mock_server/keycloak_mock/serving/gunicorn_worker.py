@@ -1,16 +1,27 @@
 """gunicorn's threaded worker, tuned for a process whose requests mostly hold the GIL.
 
-Three changes to gunicorn's ``gthread``, each measured on the 2-core VM the benchmark runs on
-(figures in docs/design/server-choice.md, "The image's worker"):
+Four changes to gunicorn's ``gthread``; figures in ``docs/design/server.md``.
+
+**A connection takes a thread only once its request has arrived.**  ``gthread`` hands every new
+connection to a pool thread at accept, which then waits up to 5 s for the first byte and, once
+bytes come, blocks until the whole request head is read.  With two threads, two connections
+that send nothing (a pool that pre-connects, a browser's speculative connection, a TCP probe)
+stall every other client for seconds, and half-sent requests stall it for good.  Here gunicorn's
+poller thread reads new connections, and kept-alive ones that speak again, without blocking
+until the head and the body it announces are in (``request_arrived``); only then does a thread
+take the connection, with those bytes handed to gunicorn's parser.  Connections that never
+complete a request are closed after gunicorn's keep-alive timeout, as gunicorn closes idle
+kept-alive ones.  Under TLS the poller cannot read the request (the handshake and decryption
+run in the thread), so there it only waits for the first byte.
 
 **Busy keep-alive connections are watched by the worker threads, not the poller.**  ``gthread``
 hands every keep-alive connection back to its poller thread after each answer; the poller wakes
 up when the next request arrives and hands the connection to a pool thread again.  That round
 trip (a pipe write, an epoll registration, a future, and thread wake-ups with a GIL hand-off
-each) costs several hundred µs of CPU per request.  Here an answered connection goes into a
-selector of the worker's own for ``NEXT_REQUEST_WAIT_SECONDS``: one thread at a time, holding
-no running place, waits on it without the GIL and queues each connection whose next request
-arrives.  A connection that stays quiet goes back to gunicorn's poller, so idle pooled
+each) is a large share of the server's own CPU per request.  Here an answered connection goes
+into a selector of the worker's own for ``NEXT_REQUEST_WAIT_SECONDS``: one thread at a time,
+holding no running place, waits on it without the GIL and queues each connection whose next
+request arrives.  A connection that stays quiet goes back to gunicorn's poller, so idle pooled
 connections never hold a thread and gunicorn still applies its keep-alive timeout.
 
 **Connections with a request queue in arrival order for a running place.**  gunicorn's
@@ -25,35 +36,35 @@ clears the fault.  The app sleeps through ``environ[PARK_ENVIRON_KEY]``
 (``faults.sleep_for_delay``): meanwhile its place goes to the next queued request, on one of
 ``PARKING_THREADS`` extra pool threads (started only when needed).
 
-One change that is not about speed: answers carry the transport headers Keycloak's do, so no
+One change that is not about load: answers carry the transport headers Keycloak's do, so no
 ``Server: gunicorn``, no ``Date`` and no ``Connection: keep-alive`` on HTTP/1.1.
 
 Everything else stays gunicorn's own: the parser, keep-alive timeouts, graceful shutdown and the
-socket in the environ (the "drop" fault needs it).  The subclass relies on ``enqueue_req``,
-``finish_request``, ``method_queue.defer``, ``get_thread_pool`` and ``load_wsgi`` of
-``ThreadWorker``, on ``handle`` returning ``True`` when the connection stays open, and on
-``wsgi.create`` building responses from ``gunicorn.http.wsgi.Response``, whose
-``default_headers`` writes the status line and gunicorn's own headers: the
-``container`` extra requires gunicorn 27, the release it was measured and tested with.
+socket in the environ (the "drop" fault needs it).  What the subclass relies on of gunicorn's
+internals is listed in ``GUNICORN_INTERNALS`` and checked by ``tests/test_gunicorn_worker.py``
+against the installed gunicorn; the ``container`` extra pins the release range it was tested on.
 """
 
 from __future__ import annotations
 
 import math
 import selectors
+import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from contextlib import contextmanager
-from typing import Any
+from functools import partial
+from typing import Any, Final
 
 from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.http.wsgi import Response
 from gunicorn.workers.gthread import ThreadWorker
 
 from keycloak_mock.controls.injection import PARK_ENVIRON_KEY
+from keycloak_mock.imitation.limits import MAX_BODY_BYTES
 
 #: How long an answered connection is watched for its next request before it goes back to
 #: gunicorn's poller.  A client that sends its next request as soon as it has read the answer
@@ -62,6 +73,32 @@ NEXT_REQUEST_WAIT_SECONDS = 0.002
 #: Requests that can sleep in a delay fault without holding a running place; past that, a
 #: sleeping request keeps its place, as under plain ``gthread``.
 PARKING_THREADS = 16
+#: Most the poller reads of one request before a thread takes it anyway: a body the app accepts
+#: and a generous head.  Past it gunicorn's parser and the app's limits decide, as before.
+EARLY_READ_LIMIT: Final = MAX_BODY_BYTES + 64 * 1024
+#: Bytes read from a connection per readiness event.
+_READ_SIZE: Final = 65536
+#: Where a connection keeps what the poller has read of its request so far.
+_EARLY: Final = "keycloak_mock_early"
+
+#: gunicorn internals this module relies on: ``ThreadWorker`` methods it overrides or calls and
+#: the attributes it reads, by owner.  A gunicorn that lacks one fails the suite, not the image.
+GUNICORN_INTERNALS: Final = {
+    "gunicorn.workers.gthread.ThreadWorker": (
+        "enqueue_req",
+        "finish_request",
+        "get_thread_pool",
+        "handle",
+        "load_wsgi",
+        "on_client_socket_readable",
+        "on_pending_socket_readable",
+        "_cap_keepalive",
+    ),
+    "gunicorn.workers.gthread.TConn": ("init", "close", "set_timeout"),
+    "gunicorn.workers.gthread.PollableMethodQueue": ("defer",),
+    "gunicorn.http.unreader.Unreader": ("unread",),
+    "gunicorn.http.wsgi.Response": ("default_headers",),
+}
 
 
 class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no types
@@ -82,6 +119,11 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         self._watched: dict[Any, tuple[Any, float]] = {}
         self._watch_selector = selectors.DefaultSelector()
         self._someone_watches = False
+        #: Whether the poller can read requests: plain HTTP/1, no TLS and no h2c preface
+        #: sniffing.  Read once: gunicorn's settings are looked up through Python code.
+        self._reads_early = not self.cfg.is_ssl and (
+            getattr(self.cfg, "http2_cleartext", "off") == "off"
+        )
 
     def get_thread_pool(self) -> futures.ThreadPoolExecutor:
         # Threads are started on demand: past ``threads`` only while requests are parked, plus
@@ -92,9 +134,9 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
         super().load_wsgi()
         # gunicorn builds every HTTP/1 response through ``wsgi.create``, which looks its class up
         # by this module-level name at each call.  Set here, in the worker process only.  (Giving
-        # each response the subclass afterwards cost 15k instructions per request, counted by
-        # benchmarks/instructions.py: an object whose class changes loses CPython's fast
-        # attribute reads in all of gunicorn's response code.)
+        # each response the subclass afterwards counted slower in benchmarks/instructions.py: an
+        # object whose class changes loses CPython's fast attribute reads in all of gunicorn's
+        # response code.)
         gunicorn_wsgi.Response = _KeycloakHeadersResponse
         app = self.wsgi
         park = self._parked_request
@@ -109,7 +151,14 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
 
     # -- places ---------------------------------------------------------------------------
     def enqueue_req(self, conn: Any) -> None:
-        """A connection with a request (from gunicorn's poller): run it, or queue it."""
+        """A connection with a request (from gunicorn's poller): run it, or queue it.
+
+        gunicorn's accept hands every new connection here before it has sent anything; those
+        wait in the poller until their request has arrived.
+        """
+        if not conn.initialized and not conn.data_ready:
+            self._await_request(conn)
+            return
         with self._places_lock:
             if self._running >= self.cfg.threads:
                 self._waiting.append(conn)
@@ -172,8 +221,17 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
             with self._places_lock:
                 self._someone_watches = False
                 for key, _ in ready:
+                    arrived = self._read_early(key.data) if self._reads_early else True
+                    if arrived is False:
+                        # Part of the request: most clients (http.client, urllib3) write the
+                        # head and the body separately, so the rest is on its way.  It stays
+                        # watched until its give-up time, then gunicorn's poller waits for it.
+                        continue
                     self._unwatch(key.fileobj)
-                    self._waiting.append(key.data)
+                    if arrived:
+                        self._waiting.append(key.data)
+                    else:
+                        self._close_before_request(key.data)
                 helpers = []
                 while len(self._waiting) > 1 and self._running < self.cfg.threads - 1:
                     self._running += 1
@@ -213,6 +271,88 @@ class GilAwareThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
                 with self._places_lock:
                     self._parked -= 1
                     self._running += 1
+
+    # -- connections whose request has not arrived yet --------------------------------------
+    def handle(self, conn: Any) -> bool:
+        """gunicorn's ``handle``, with what the poller already read of the request put back."""
+        early = getattr(conn, _EARLY, b"")
+        if early:
+            setattr(conn, _EARLY, b"")
+            # Plain HTTP/1 here (see __init__): builds the parser without I/O.  gunicorn's
+            # handle makes the socket blocking again before the parser reads.
+            conn.init()
+            conn.parser.unreader.unread(early)
+        handled: bool = super().handle(conn)
+        return handled
+
+    def on_client_socket_readable(self, conn: Any, client: Any) -> None:
+        """A kept-alive connection speaks again: in gunicorn's poller until its request is in."""
+        if not self._reads_early:
+            super().on_client_socket_readable(conn, client)
+            return
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self._await_request(conn)
+        self._on_request_bytes(conn, client)
+
+    def _await_request(self, conn: Any) -> None:
+        """In the poller thread: watch ``conn`` without a thread until its request is in.
+
+        Kept with gunicorn's own pending connections, so gunicorn closes it after its
+        keep-alive timeout and a stopping worker counts it as open.
+        """
+        conn.sock.setblocking(False)
+        conn.set_timeout()
+        self.pending_conns.append(conn)
+        if self._reads_early:
+            callback = partial(self._on_request_bytes, conn)
+        else:
+            callback = partial(self.on_pending_socket_readable, conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, callback)
+
+    def _on_request_bytes(self, conn: Any, client: Any) -> None:
+        """In the poller thread: ``conn`` has bytes; a thread takes it once its request is in."""
+        arrived = self._read_early(conn)
+        if arrived is False:
+            return
+        self.poller.unregister(client)
+        self.pending_conns.remove(conn)
+        if arrived:
+            conn.data_ready = True
+            self.enqueue_req(conn)
+        else:
+            self._close_before_request(conn)
+
+    def _read_early(self, conn: Any) -> bool | None:
+        """Read what is there without waiting: has the request arrived (``None``: gone)?"""
+        early = getattr(conn, _EARLY, b"")
+        try:
+            chunk = conn.sock.recv(_READ_SIZE, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return None
+        if not chunk:
+            # The client stopped sending.  With part of a request sent it may still wait for an
+            # answer (a half-close after a short body): the parser and the app give it one.
+            return True if early else None
+        early += chunk
+        setattr(conn, _EARLY, early)
+        return request_arrived(early)
+
+    def _close_before_request(self, conn: Any) -> None:
+        """The client left before its request was in: nothing to answer, gunicorn closes it."""
+        setattr(conn, _EARLY, b"")
+        gone: futures.Future[Any] = futures.Future()
+        gone.set_result(False)
+        self.method_queue.defer(self.finish_request, conn, gone)
+
+    def _cap_keepalive(self, deadline: float) -> None:
+        # A stopping worker gives connections that never sent a request the linger gunicorn
+        # gives kept-alive ones, instead of their whole timeout.
+        super()._cap_keepalive(deadline)
+        for conn in self.pending_conns:
+            conn.timeout = min(conn.timeout, deadline)
 
     # -- watched connections --------------------------------------------------------------
     def _watch(self, conn: Any) -> None:
@@ -261,6 +401,37 @@ class _KeycloakHeadersResponse(Response):  # type: ignore[misc]  # gunicorn ship
             for line in lines
             if not line.startswith(("Server:", "Date:")) and line != implicit_keep_alive
         ]
+
+
+_CONTENT_LENGTH = b"\ncontent-length:"
+
+
+def request_arrived(data: bytes) -> bool:
+    """Whether ``data`` holds a request head and the body its ``Content-Length`` announces.
+
+    Answers yes early whenever waiting would not help: a chunked body or ``Expect`` (the
+    client may wait for ``100 Continue``), a head with bare newlines, a length the parser will
+    refuse, or more than ``EARLY_READ_LIMIT`` bytes.  An early yes only means a thread reads the
+    rest, as plain ``gthread`` does.  (Plain byte searches: this runs for every request, and
+    regular expressions over the head showed in the instruction count of a login.)
+    """
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return b"\n\n" in data or len(data) >= EARLY_READ_LIMIT
+    head = data[:end].lower()
+    if b"\ntransfer-encoding:" in head or b"\nexpect:" in head:
+        return True
+    at = head.find(_CONTENT_LENGTH)
+    if at < 0:
+        return True  # no body
+    if head.find(_CONTENT_LENGTH, at + 1) >= 0:
+        return True  # two lengths: the parser refuses them
+    line_end = head.find(b"\n", at + 1)
+    value = head[at + len(_CONTENT_LENGTH) : line_end if line_end >= 0 else None].strip()
+    if not value.isdigit():
+        return True
+    length = int(value)
+    return length > EARLY_READ_LIMIT or len(data) - (end + 4) >= length
 
 
 def _has_buffered_request(conn: Any) -> bool:
